@@ -1,0 +1,49 @@
+"""Stage 4: score the FP32 and the INT8 (fake-quantized) PyTorch models on one device.
+
+Evaluation always runs on a single device, whatever training used, so the figures are
+comparable. Output: reports/eval/pytorch.json.
+"""
+from pathlib import Path
+
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from stages.lib.benchmark import latency_batch, time_torch
+from stages.lib.data import check_prepared_task, read_split
+from stages.lib.errors import run_stage
+from stages.lib.evaluation import eval_loaders, evaluate_torch
+from stages.lib.modeling import pick_device
+from stages.lib.outputs import write_json
+from stages.lib.params import load_params
+from stages.lib.quantization import WEIGHTS, load_quantized
+from stages.lib.sizes import size_mb
+from stages.lib.tasks import get_task
+
+DATA_DIR, FP32_DIR, INT8_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/int8")
+RESULTS = Path("reports/eval/pytorch.json")
+
+
+def main():
+    params = load_params()
+    task, device, latency = get_task(params["task"]), pick_device(params["device"]), params["latency"]
+    check_prepared_task(DATA_DIR, task)
+    max_length = params["data"]["max_seq_length"]
+    tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
+    loaders = eval_loaders(DATA_DIR, task, tokenizer, max_length, params["evaluate"]["batch_size"])
+    timing_batch = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]),
+                                 latency["batch_size"], latency["seq_length"] or max_length)
+
+    models = {"fp32": (AutoModelForSequenceClassification.from_pretrained(FP32_DIR),
+                       FP32_DIR / "model.safetensors"),
+              "int8": (load_quantized(INT8_DIR), INT8_DIR / WEIGHTS)}
+    results = {}
+    for name, (model, weights) in models.items():
+        model.to(device)
+        results[name] = {**evaluate_torch(model, loaders, task, device, desc=name),
+                         "size_mb": size_mb(weights),
+                         **time_torch(model, timing_batch, device, latency)}
+        print(f"{name}: {results[name]}")
+    write_json(RESULTS, results)
+
+
+if __name__ == "__main__":
+    run_stage(main)

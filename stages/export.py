@@ -1,0 +1,70 @@
+"""Stage 5: export FP32 and INT8 to ONNX, check them in ONNX Runtime, time them.
+
+INT8 leaves as standard QuantizeLinear/DequantizeLinear pairs (NNCF strip, NATIVE format)
+that ONNX Runtime runs with integer kernels. Each ONNX model is scored on the same split as
+its PyTorch twin; a headline difference above `export.parity_tolerance` fails the stage.
+Outputs: models/onnx/{fp32,int8}.onnx and reports/eval/onnx.json.
+"""
+from pathlib import Path
+
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from stages.lib import onnx_io
+from stages.lib.benchmark import latency_batch, thread_count, time_onnx
+from stages.lib.data import check_prepared_task, read_split
+from stages.lib.errors import PipelineError, run_stage
+from stages.lib.evaluation import eval_loaders
+from stages.lib.metrics import score
+from stages.lib.outputs import atomic_dir, read_json, write_json
+from stages.lib.params import load_params
+from stages.lib.quantization import load_quantized, strip_for_export
+from stages.lib.sizes import size_mb
+from stages.lib.tasks import get_task
+
+DATA_DIR, FP32_DIR, INT8_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/int8")
+ONNX_DIR = Path("models/onnx")
+TORCH_RESULTS, RESULTS = Path("reports/eval/pytorch.json"), Path("reports/eval/onnx.json")
+
+
+def check_parity(name: str, onnx_main: float, torch_main: float, tolerance: float) -> None:
+    gap = abs(onnx_main - torch_main)
+    if gap > tolerance:
+        raise PipelineError(f"ONNX {name} scores {onnx_main:.2f} but PyTorch {name} scored "
+                            f"{torch_main:.2f} (gap {gap:.2f} > export.parity_tolerance "
+                            f"{tolerance}); the export changed the model, nothing was written")
+
+
+def main():
+    params = load_params()
+    task, latency = get_task(params["task"]), params["latency"]
+    check_prepared_task(DATA_DIR, task)
+    max_length = params["data"]["max_seq_length"]
+    tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
+    loaders = eval_loaders(DATA_DIR, task, tokenizer, max_length, params["evaluate"]["batch_size"])
+    timing_batch = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]),
+                                 latency["batch_size"], latency["seq_length"] or max_length)
+    example = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), 2, 16)
+    torch_results = read_json(TORCH_RESULTS)
+
+    int8 = load_quantized(INT8_DIR)
+    models = {"fp32": AutoModelForSequenceClassification.from_pretrained(FP32_DIR).eval(),
+              "int8": strip_for_export(int8, example)}
+    results = {}
+    with atomic_dir(ONNX_DIR) as scratch:
+        for name, model in models.items():
+            path = scratch / f"{name}.onnx"
+            onnx_io.export(model, example, path, params["export"]["opset"])
+            sess = onnx_io.session(path, thread_count(latency["threads"]))
+            split_results = {split: onnx_io.predict(sess, loader, desc=f"onnx {name} {split}")
+                             for split, loader in loaders.items()}
+            metrics = score(split_results, task)
+            check_parity(name, metrics["main"], torch_results[name]["main"],
+                         params["export"]["parity_tolerance"])
+            results[f"onnx_{name}"] = {**metrics, "size_mb": size_mb(path),
+                                       **time_onnx(sess, timing_batch, latency)}
+            print(f"onnx_{name}: {results[f'onnx_{name}']}")
+    write_json(RESULTS, results)
+
+
+if __name__ == "__main__":
+    run_stage(main)

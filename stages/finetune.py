@@ -1,0 +1,46 @@
+"""Stage 2: fine-tune the base model on the task in FP32.
+
+Outputs: models/fp32/ (a Hugging Face model folder) and the training curves.
+"""
+from pathlib import Path
+
+from transformers import AutoTokenizer, set_seed
+
+from stages.lib.data import check_prepared_task, read_split
+from stages.lib.errors import run_stage
+from stages.lib.evaluation import eval_loaders, evaluate_torch
+from stages.lib.modeling import encode, load_classifier, pick_device, save_model_folder
+from stages.lib.outputs import atomic_dir
+from stages.lib.params import load_params
+from stages.lib.tasks import get_task
+from stages.lib.training import TrainSettings, train
+
+DATA_DIR, BASE_MODEL_DIR = Path("data/prepared"), Path("models/base")
+FP32_DIR, CURVES_DIR = Path("models/fp32"), Path("reports/curves")
+
+
+def main():
+    params = load_params()
+    task, device = get_task(params["task"]), pick_device(params["device"])
+    check_prepared_task(DATA_DIR, task)
+    set_seed(params["seed"])
+    max_length = params["data"]["max_seq_length"]
+
+    tokenizer = AutoTokenizer.from_pretrained(BASE_MODEL_DIR)
+    model = load_classifier(BASE_MODEL_DIR, task)
+    train_items = encode(tokenizer, read_split(DATA_DIR, "train"), max_length)
+    loaders = eval_loaders(DATA_DIR, task, tokenizer, max_length, params["evaluate"]["batch_size"])
+
+    curves = train(model, train_items, tokenizer,
+                   TrainSettings.from_params(params["finetune"], params["seed"]), device,
+                   evaluate_fn=lambda m: evaluate_torch(m, loaders, task, device),
+                   desc=f"FP32 fine-tune on {device.type}")
+
+    with atomic_dir(FP32_DIR) as scratch:
+        save_model_folder(model.cpu(), tokenizer, scratch)
+    curves.write(CURVES_DIR, "finetune")
+    print(f"FP32 {task.name}: {curves.eval[-1]}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

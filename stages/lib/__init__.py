@@ -1,0 +1,1 @@
+"""Shared pieces of the pipeline; each module owns one idea."""

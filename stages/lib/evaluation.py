@@ -1,0 +1,18 @@
+"""Scoring a PyTorch model on every evaluation split of the prepared data."""
+from pathlib import Path
+
+from .data import read_split
+from .metrics import score
+from .modeling import encode, make_loader, predict
+
+
+def eval_loaders(data_dir: Path, task, tokenizer, max_length: int, batch_size: int) -> dict:
+    return {split: make_loader(encode(tokenizer, read_split(data_dir, split), max_length),
+                               tokenizer, batch_size)
+            for split in task.eval_splits}
+
+
+def evaluate_torch(model, loaders: dict, task, device, desc="evaluate") -> dict:
+    results = {split: predict(model, loader, device, desc=f"{desc} {split}")
+               for split, loader in loaders.items()}
+    return score(results, task)

