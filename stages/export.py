@@ -1,7 +1,7 @@
 """Stage 5: export FP32 and INT8 to ONNX, check them in ONNX Runtime, time them.
 
 INT8 leaves as standard QuantizeLinear/DequantizeLinear pairs (NNCF strip, NATIVE format)
-that ONNX Runtime runs with integer kernels. Each ONNX model is scored on the same split as
+that ONNX Runtime runs with integer kernels, its weights stored as INT8. Each ONNX model is scored on the same split as
 its PyTorch twin; a headline difference above `export.parity_tolerance` fails the stage.
 Outputs: models/onnx/{fp32,int8}.onnx and reports/eval/onnx.json.
 """
@@ -54,6 +54,8 @@ def main():
         for name, model in models.items():
             path = scratch / f"{name}.onnx"
             onnx_io.export(model, example, path, params["export"]["opset"])
+            if name == "int8":
+                onnx_io.store_weights_as_int8(path)
             sess = onnx_io.session(path, thread_count(latency["threads"]))
             split_results = {split: onnx_io.predict(sess, loader, desc=f"onnx {name} {split}")
                              for split, loader in loaders.items()}

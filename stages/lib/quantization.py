@@ -4,7 +4,6 @@ from pathlib import Path
 
 import nncf
 import nncf.torch
-import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -55,7 +54,3 @@ def strip_for_export(qmodel, example_input: dict):
     stripped = nncf.strip(qmodel, do_copy=True, example_input=example_input)
     return stripped.eval()
 
-
-def count_quantizers(qmodel: torch.nn.Module) -> int:
-    return sum(1 for name, _ in qmodel.named_modules() if name.endswith("quantizer")
-               or type(_).__name__.endswith("Quantizer"))

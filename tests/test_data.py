@@ -1,0 +1,155 @@
+import pandas as pd
+import pytest
+
+from conftest import GLUE_DIR, needs_glue
+from stages.lib import data
+from stages.lib.errors import PipelineError
+from stages.lib.tasks import get_task
+
+
+def write_tsv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join("\t".join(map(str, row)) for row in rows) + "\n", encoding="utf-8")
+
+
+# ------------------------------------------------------------- the real GLUE copies in ../shared
+@needs_glue
+@pytest.mark.parametrize("name, train_rows, dev_rows", [
+    ("sst2", 67349, 872), ("mrpc", 2576, 1500), ("stsb", 4249, 1500), ("cola", 8551, 1043),
+    ("rte", 1244, 139)])
+def test_local_glue_files_load_whole(name, train_rows, dev_rows):
+    task = get_task(name)
+    splits = data.prepare(data.load_local(task, str(GLUE_DIR)), task, None, None)
+    assert (len(splits["train"]), len(splits["validation"])) == (train_rows, dev_rows)
+    assert splits["train"]["text_a"].str.len().min() > 0
+    pair = len(task.text_fields) == 2
+    assert splits["validation"]["text_b"].notna().all() == pair
+
+
+@needs_glue
+def test_local_labels_become_indices_or_scores():
+    rte = get_task("rte")
+    splits = data.prepare(data.load_local(rte, str(GLUE_DIR)), rte, None, None)
+    assert set(splits["train"]["label"]) == {0, 1}  # entailment / not_entailment
+    stsb = get_task("stsb")
+    scores = data.prepare(data.load_local(stsb, str(GLUE_DIR)), stsb, None, 10)["validation"]
+    assert scores["label"].dtype == float and scores["label"].between(0, 5).all()
+
+
+@needs_glue
+def test_max_samples_take_a_fixed_sample():
+    task = get_task("sst2")
+    raw = data.load_local(task, str(GLUE_DIR))
+    first = data.prepare(raw, task, 100, 50)
+    again = data.prepare(raw, task, 100, 50)
+    assert len(first["train"]) == 100 and len(first["validation"]) == 50
+    pd.testing.assert_frame_equal(first["train"], again["train"])
+
+
+# ------------------------------------------------------------- layouts not in ../shared
+def test_original_headerless_cola_layout(tmp_path):
+    write_tsv(tmp_path / "CoLA" / "train.tsv", [["gj04", 1, "", "The sailors rode."],
+                                                ["gj04", 0, "*", "Rode the sailors the."]])
+    write_tsv(tmp_path / "CoLA" / "dev.tsv", [["gj04", 1, "", "It rained."]])
+    splits = data.load_local(get_task("cola"), str(tmp_path))
+    assert splits["train"]["text_a"].tolist() == ["The sailors rode.", "Rode the sailors the."]
+    assert splits["train"]["label"].tolist() == ["1", "0"]
+
+
+def test_mnli_reads_gold_label_and_both_dev_sets(tmp_path):
+    header = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse",
+              "sentence2_binary_parse", "sentence1_parse", "sentence2_parse", "sentence1",
+              "sentence2", "label1", "gold_label"]
+    row = lambda label: [0, 1, 2, "fiction", "(", "(", "(", "(", "A man.", "A person.", label,
+                         label]
+    for name in ("train", "dev_matched", "dev_mismatched"):
+        write_tsv(tmp_path / "MNLI" / f"{name}.tsv", [header, row("entailment"),
+                                                     row("contradiction")])
+    task = get_task("mnli")
+    splits = data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+    assert set(splits) == {"train", "validation_matched", "validation_mismatched"}
+    assert splits["validation_mismatched"]["label"].tolist() == [0, 2]
+    assert splits["train"]["text_b"].tolist() == ["A person.", "A person."]
+
+
+@pytest.mark.parametrize("name, folder, header, row, label", [
+    ("qqp", "QQP", ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"],
+     [1, 2, 3, "How?", "Why?", "1"], 1),
+    ("qnli", "QNLI", ["index", "question", "sentence", "label"],
+     [0, "Who?", "Him.", "not_entailment"], 1),
+    ("wnli", "WNLI", ["index", "sentence1", "sentence2", "label"], [0, "I.", "Me.", "1"], 1),
+])
+def test_pair_task_layouts(tmp_path, name, folder, header, row, label):
+    for split in ("train", "dev"):
+        write_tsv(tmp_path / folder / f"{split}.tsv", [header, row])
+    task = get_task(name)
+    splits = data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+    assert splits["validation"]["label"].tolist() == [label]
+    assert splits["validation"]["text_b"].tolist() == [row[header.index(task.glue_columns[1])]]
+
+
+# ------------------------------------------------------------- bad input
+def test_missing_column_is_named(tmp_path):
+    write_tsv(tmp_path / "SST-2" / "train.tsv", [["sentence", "polarity"], ["good", 1]])
+    write_tsv(tmp_path / "SST-2" / "dev.tsv", [["sentence", "label"], ["good", 1]])
+    with pytest.raises(PipelineError, match=r"train.tsv lacks column\(s\) \['label'\]"):
+        data.load_local(get_task("sst2"), str(tmp_path))
+
+
+def test_missing_file_names_the_layout(tmp_path):
+    (tmp_path / "SST-2").mkdir()
+    with pytest.raises(PipelineError, match="must hold SST-2/train.tsv"):
+        data.load_local(get_task("sst2"), str(tmp_path))
+
+
+def test_empty_split_is_refused(tmp_path):
+    write_tsv(tmp_path / "SST-2" / "train.tsv", [["sentence", "label"], ["good", 1]])
+    write_tsv(tmp_path / "SST-2" / "dev.tsv", [["sentence", "label"]])
+    task = get_task("sst2")
+    with pytest.raises(PipelineError, match="split 'validation' of sst2 is empty"):
+        data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+
+
+def test_unknown_label_is_refused(tmp_path):
+    write_tsv(tmp_path / "SST-2" / "train.tsv", [["sentence", "label"], ["good", "positive"]])
+    write_tsv(tmp_path / "SST-2" / "dev.tsv", [["sentence", "label"], ["good", 1]])
+    task = get_task("sst2")
+    with pytest.raises(PipelineError, match="unknown label 'positive'"):
+        data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+
+
+def test_short_row_and_non_utf8_are_refused(tmp_path):
+    write_tsv(tmp_path / "RTE" / "train.tsv", [["index", "sentence1", "sentence2", "label"],
+                                               [0, "A.", "entailment"]])
+    with pytest.raises(PipelineError, match="line 2: 3 tab-separated fields"):
+        data.read_glue_tsv(tmp_path / "RTE" / "train.tsv", get_task("rte"))
+    (tmp_path / "bad.tsv").write_bytes(b"sentence\tlabel\n\xff\xfe\t1\n")
+    with pytest.raises(PipelineError, match="is not UTF-8"):
+        data.read_glue_tsv(tmp_path / "bad.tsv", get_task("sst2"))
+
+
+def test_packaged_data_exists_only_for_rotten_tomatoes():
+    with pytest.raises(PipelineError, match="task 'sst2' has no packaged data.*data.source=local"):
+        data.load_packaged(get_task("sst2"))
+
+
+def test_hub_data_while_offline_is_a_clear_error():
+    with pytest.raises(PipelineError, match="(?s)could not load nyu-mll/glue \\(sst2\\) from the "
+                                            "Hugging Face hub.*data.source=local"):
+        data.load_hub(get_task("sst2"))
+
+
+# ------------------------------------------------------------- the packaged Rotten Tomatoes split
+def test_rotten_tomatoes_split_drops_plots_duplicates_and_conflicts():
+    raw = pd.DataFrame({
+        "category": ["fresh", "fresh", "rotten", "plot", "fresh", "rotten"] + ["fresh"] * 24,
+        "text": ["great", "great ", "awful", "a plot", "mixed", "mixed"]
+                + [f"ok {i}" for i in range(24)]})
+    splits = data.split_rotten_tomatoes(raw)
+    everything = pd.concat(splits.values())
+    assert sorted(everything["text_a"])[:3] == ["awful", "great", "ok 0"]
+    assert "mixed" not in set(everything["text_a"]) and "a plot" not in set(everything["text_a"])
+    assert len(everything) == 26 and everything["text_a"].is_unique
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [22, 2, 2]
+    again = data.split_rotten_tomatoes(raw)
+    pd.testing.assert_frame_equal(splits["validation"], again["validation"])

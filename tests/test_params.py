@@ -1,0 +1,54 @@
+import re
+
+import pytest
+import yaml
+
+from conftest import REPO
+from stages.lib.errors import PipelineError
+from stages.lib.params import validate
+
+
+def default_params():
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_default_params_are_valid():
+    validate(default_params())
+
+
+@pytest.mark.parametrize("dotted, value, message", [
+    ("task", "squad2", "unknown task 'squad2'"),
+    ("data.source", "s3", "`data.source` must be one of packaged, hub, local"),
+    ("qat.preset", "fast", "`qat.preset` must be one of mixed, performance"),
+    ("device", "gpu", "`device` must be one of auto, cpu, cuda"),
+    ("finetune.lr", -1e-5, "`finetune.lr` must be a positive number"),
+    ("finetune.batch_size", 0, "`finetune.batch_size` must be a positive number"),
+    ("data.max_train_samples", "all", "`data.max_train_samples` must be a positive number or null"),
+    ("seed", 1.5, "`seed` must be an integer"),
+])
+def test_bad_values_are_refused_with_the_key_named(dotted, value, message):
+    params = default_params()
+    *parents, leaf = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        validate(params)
+
+
+def test_local_source_needs_an_existing_data_dir(tmp_path):
+    params = default_params()
+    params["data"]["source"] = "local"
+    with pytest.raises(PipelineError, match="needs `data.dir`"):
+        validate(params)
+    params["data"]["dir"] = str(tmp_path / "nowhere")
+    with pytest.raises(PipelineError, match="is not a folder"):
+        validate(params)
+
+
+def test_a_missing_section_is_named():
+    params = default_params()
+    del params["qat"]
+    with pytest.raises(PipelineError, match="lacks `qat.preset`"):
+        validate(params)
