@@ -85,7 +85,7 @@ def test_training_is_deterministic_and_learns(tiny_model_dir):
     frame = pd.DataFrame({"text_a": texts, "text_b": None,
                           "label": [int(t.startswith("good")) for t in texts]})
     items = modeling.encode(tokenizer, frame, 16)
-    settings = TrainSettings(epochs=3, lr=3e-3, batch_size=16, weight_decay=0.0,
+    settings = TrainSettings(epochs=10, lr=3e-3, batch_size=16, weight_decay=0.0,
                              warmup_ratio=0.0, log_every=4, seed=7)
     losses = []
     for _ in range(2):
@@ -96,4 +96,4 @@ def test_training_is_deterministic_and_learns(tiny_model_dir):
         losses.append([row["loss"] for row in curves.loss])
     assert losses[0] == losses[1]
     assert losses[0][-1] < 0.5 * losses[0][0]
-    assert [row["epoch"] for row in curves.eval] == [1.0, 2.0, 3.0]
+    assert [row["epoch"] for row in curves.eval] == [float(e) for e in range(1, 11)]

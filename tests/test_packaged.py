@@ -49,7 +49,7 @@ def test_packaged_minilm_is_the_real_six_layer_model(minilm):
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
     assert 22e6 < sum(p.numel() for p in model.bert.parameters()) < 23e6
     tokenizer = AutoTokenizer.from_pretrained(minilm)
-    assert tokenizer.tokenize("Quantization rocks") == ["quan", "##ti", "##za", "##tion", "rocks"]
+    assert tokenizer.tokenize("Hello WORLD") == ["hello", "world"] and len(tokenizer) == 30522
 
 
 def test_real_minilm_int8_onnx_agrees_with_pytorch(minilm, tmp_path):

@@ -51,6 +51,7 @@ def load_quantized(folder: Path):
 
 def strip_for_export(qmodel, example_input: dict):
     """Fake quantizers -> torch FakeQuantize ops, which ONNX export turns into Q/DQ pairs."""
-    stripped = nncf.strip(qmodel, do_copy=True, example_input=example_input)
+    # A plain dict: NNCF traces with it and does not know transformers' BatchEncoding.
+    stripped = nncf.strip(qmodel, do_copy=True, example_input=dict(example_input))
     return stripped.eval()
 
