@@ -7,10 +7,10 @@ from pathlib import Path
 
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from stages.lib.benchmark import latency_batch, time_torch
-from stages.lib.data import check_prepared_task, read_split
+from stages.lib.benchmark import time_torch
+from stages.lib.data import check_prepared_task
 from stages.lib.errors import run_stage
-from stages.lib.evaluation import eval_loaders, evaluate_torch
+from stages.lib.evaluation import evaluate_torch, evaluation_inputs
 from stages.lib.modeling import pick_device
 from stages.lib.outputs import write_json
 from stages.lib.params import load_params
@@ -26,11 +26,8 @@ def main():
     params = load_params()
     task, device, latency = get_task(params["task"]), pick_device(params["device"]), params["latency"]
     check_prepared_task(DATA_DIR, task)
-    max_length = params["data"]["max_seq_length"]
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
-    loaders = eval_loaders(DATA_DIR, task, tokenizer, max_length, params["evaluate"]["batch_size"])
-    timing_batch = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]),
-                                 latency["batch_size"], latency["seq_length"] or max_length)
+    loaders, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
 
     models = {"fp32": (AutoModelForSequenceClassification.from_pretrained(FP32_DIR),
                        FP32_DIR / "model.safetensors"),

@@ -13,7 +13,7 @@ from stages.lib import onnx_io
 from stages.lib.benchmark import latency_batch, thread_count, time_onnx
 from stages.lib.data import check_prepared_task, read_split
 from stages.lib.errors import PipelineError, run_stage
-from stages.lib.evaluation import eval_loaders
+from stages.lib.evaluation import evaluation_inputs
 from stages.lib.metrics import score
 from stages.lib.outputs import atomic_dir, read_json, write_json
 from stages.lib.params import load_params
@@ -38,11 +38,9 @@ def main():
     params = load_params()
     task, latency = get_task(params["task"]), params["latency"]
     check_prepared_task(DATA_DIR, task)
-    max_length = params["data"]["max_seq_length"]
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
-    loaders = eval_loaders(DATA_DIR, task, tokenizer, max_length, params["evaluate"]["batch_size"])
-    timing_batch = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]),
-                                 latency["batch_size"], latency["seq_length"] or max_length)
+    loaders, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
+    # A short real batch to trace the export with; the axes stay dynamic.
     example = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), 2, 16)
     torch_results = read_json(TORCH_RESULTS)
 

@@ -37,7 +37,8 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert table[["precision", "runtime"]].values.tolist() == [
         ["FP32", "PyTorch"], ["INT8", "PyTorch"], ["FP32", "ONNX Runtime"], ["INT8", "ONNX Runtime"]]
     assert "| INT8        | ONNX Runtime" in (workspace / "reports" / "results.md").read_text()
-    assert (workspace / "reports" / "comparison.png").stat().st_size > 10_000
+    for picture in ("comparison.png", "curves.png"):
+        assert (workspace / "reports" / picture).stat().st_size > 10_000
     qat_eval = pd.read_csv(workspace / "reports" / "curves" / "qat_eval.csv")
     assert qat_eval["step"].iloc[0] == 0  # the score right after calibration is kept
     for name in ("fp32.onnx", "int8.onnx"):

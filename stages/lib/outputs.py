@@ -22,12 +22,16 @@ def atomic_dir(path):
     scratch.rename(path)
 
 
-def write_json(path, obj) -> None:
+def write_text(path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(f".{path.name}.partial")
-    scratch.write_text(json.dumps(obj, indent=2) + "\n")
+    scratch.write_text(text)
     os.replace(scratch, path)
+
+
+def write_json(path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def read_json(path):

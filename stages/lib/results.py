@@ -16,6 +16,11 @@ def split_timings(evaluations: dict) -> tuple:
     return metrics, timings
 
 
+def metric_columns(model_metrics: dict) -> list:
+    """The task's own metric names, in registry order (main and size are columns of their own)."""
+    return [k for k in model_metrics if k not in ("main", "size_mb")]
+
+
 def build_table(evaluations: dict, metric_names: list) -> pd.DataFrame:
     base = evaluations[BASELINE]
     rows = []

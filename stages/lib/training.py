@@ -1,15 +1,16 @@
 """The training loop shared by FP32 fine-tuning and QAT, with curves for `dvc plots`."""
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from .errors import PipelineError
 from .modeling import make_loader, to_device
+from .outputs import write_text
 
 
 @dataclass
@@ -35,12 +36,8 @@ class Curves:
     eval: list   # rows {step, epoch, <metrics>}
 
     def write(self, folder: Path, stage: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         for kind, rows in (("loss", self.loss), ("eval", self.eval)):
-            with open(folder / f"{stage}_{kind}.csv", "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
+            write_text(folder / f"{stage}_{kind}.csv", pd.DataFrame(rows).to_csv(index=False))
 
 
 def make_optimizer(model, settings: TrainSettings, device):
