@@ -153,3 +153,25 @@ def test_rotten_tomatoes_split_drops_plots_duplicates_and_conflicts():
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [22, 2, 2]
     again = data.split_rotten_tomatoes(raw)
     pd.testing.assert_frame_equal(splits["validation"], again["validation"])
+
+
+@pytest.mark.parametrize("name, columns", [
+    ("sst2", {"sentence": ["fine", "bad"]}),
+    ("mnli", {"premise": ["A man.", "A dog."], "hypothesis": ["A person.", "A cat."]}),
+    ("stsb", {"sentence1": ["A.", "B."], "sentence2": ["C.", "D."]}),
+])
+def test_hub_columns_map_to_the_prepared_layout(monkeypatch, name, columns):
+    """The hub path with `load_dataset` answered locally, in the hub's own schema."""
+    import datasets
+    task = get_task(name)
+    labels = [3.8, 0.5] if task.is_regression else [1, 0]
+    fake = datasets.DatasetDict({split: datasets.Dataset.from_dict({**columns, "label": labels})
+                                 for split in task.splits})
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args: calls.append(args) or fake)
+    splits = data.prepare(data.load_hub(task), task, None, None)
+    assert calls == [task.hub]
+    first, *second = columns.values()
+    assert splits[task.eval_splits[-1]]["text_a"].tolist() == first
+    assert splits["train"]["text_b"].tolist() == (second[0] if second else [None, None])
+    assert splits["train"]["label"].tolist() == labels

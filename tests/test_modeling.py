@@ -6,7 +6,7 @@ from transformers import AutoTokenizer
 
 from stages.lib import modeling
 from stages.lib.errors import PipelineError
-from stages.lib.tasks import get_task
+from stages.lib.tasks import TASKS, get_task
 from stages.lib.training import TrainSettings, train
 
 
@@ -46,7 +46,7 @@ def test_cuda_without_a_gpu_is_refused_and_auto_falls_back():
     assert modeling.pick_device("auto").type == "cpu"
 
 
-@pytest.mark.parametrize("name", ["sst2", "mrpc", "stsb", "mnli", "rte", "rotten_tomatoes"])
+@pytest.mark.parametrize("name", sorted(TASKS))
 def test_encoding_keeps_pairs_apart_and_truncates(tiny_model_dir, name):
     task = get_task(name)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
