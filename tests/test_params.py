@@ -25,6 +25,7 @@ def test_default_params_are_valid():
     ("finetune.batch_size", 0, "`finetune.batch_size` must be a positive number"),
     ("data.max_train_samples", "all", "`data.max_train_samples` must be a positive number or null"),
     ("seed", 1.5, "`seed` must be an integer"),
+    ("qat.warmup_ratio", 1.5, "`qat.warmup_ratio` must be a number in [0, 1)"),
 ])
 def test_bad_values_are_refused_with_the_key_named(dotted, value, message):
     params = default_params()

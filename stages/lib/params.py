@@ -61,6 +61,11 @@ def validate(params: dict) -> None:
     for key in ("finetune.epochs", "qat.epochs", "finetune.lr", "qat.lr"):
         _positive(params, key)
     _positive(params, "export.parity_tolerance")
+    for section in ("finetune", "qat"):
+        for key in ("weight_decay", "warmup_ratio"):
+            value = _require(params, f"{section}.{key}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise PipelineError(f"`{section}.{key}` must be a number in [0, 1), got {value!r}")
     if params["data"]["source"] == "local":
         data_dir = params["data"].get("dir")
         if not data_dir:
