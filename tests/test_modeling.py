@@ -15,6 +15,7 @@ def test_model_names_resolve_to_their_source(tiny_model_dir):
     assert modeling.model_source(str(tiny_model_dir)) == "local"
     assert modeling.model_source("bert-base-uncased") == "hub"
     assert modeling.model_source("google/bert_uncased_L-2_H-128_A-2") == "hub"
+    assert modeling.model_source("Intel/bert-base-uncased-mrpc.v2") == "hub"  # a dot, no folder
 
 
 @pytest.mark.parametrize("name, message", [
@@ -71,7 +72,7 @@ def test_nan_loss_stops_training_with_a_clear_error(tiny_model_dir):
     frame = pd.DataFrame({"text_a": ["a", "b"], "text_b": ["c", "d"], "label": [np.nan, 1.0]})
     items = modeling.encode(tokenizer, frame, 16)
     settings = TrainSettings(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0,
-                             warmup_ratio=0.0, log_every=1, seed=0)
+                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=1, seed=0)
     with pytest.raises(PipelineError, match="loss became nan at step 1"):
         train(modeling.load_classifier(tiny_model_dir, task), items, tokenizer, settings,
               torch.device("cpu"), evaluate_fn=lambda m: {}, desc="test")
@@ -86,7 +87,7 @@ def test_training_is_deterministic_and_learns(tiny_model_dir):
                           "label": [int(t.startswith("good")) for t in texts]})
     items = modeling.encode(tokenizer, frame, 16)
     settings = TrainSettings(epochs=10, lr=3e-3, batch_size=16, weight_decay=0.0,
-                             warmup_ratio=0.0, log_every=4, seed=7)
+                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=4, seed=7)
     losses = []
     for _ in range(2):
         torch.manual_seed(0)

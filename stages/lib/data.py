@@ -57,10 +57,10 @@ def load_hub(task: Task) -> dict:
     splits = {}
     for split in task.splits:
         frame = loaded[split].to_pandas()
-        fields = list(task.text_fields) + [None]
+        pair = len(task.text_fields) == 2
         splits[split] = pd.DataFrame({
-            "text_a": frame[fields[0]],
-            "text_b": frame[fields[1]] if fields[1] else None,
+            "text_a": frame[task.text_fields[0]],
+            "text_b": frame[task.text_fields[1]] if pair else None,
             "label": frame["label"]})
     return splits
 

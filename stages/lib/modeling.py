@@ -24,7 +24,7 @@ def model_source(name: str) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
         return "local"
-    if name.startswith((".", "/", "~")) or path.suffix:
+    if name.startswith((".", "/", "~")):
         raise PipelineError(f"model folder {name!r} does not exist; set model.name to "
                             f"{', '.join(PACKAGED_MODELS)}, a hub id or an existing folder")
     if HUB_ID.match(name):

@@ -58,7 +58,8 @@ def validate(params: dict) -> None:
                 "evaluate.batch_size", "latency.batch_size", "latency.repeats", "export.opset",
                 "finetune.log_every", "qat.log_every"):
         _positive(params, key, int)
-    for key in ("finetune.epochs", "qat.epochs", "finetune.lr", "qat.lr"):
+    for key in ("finetune.epochs", "qat.epochs", "finetune.lr", "qat.lr", "finetune.max_grad_norm",
+                "qat.max_grad_norm"):
         _positive(params, key)
     _positive(params, "export.parity_tolerance")
     for section in ("finetune", "qat"):

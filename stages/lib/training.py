@@ -20,14 +20,15 @@ class TrainSettings:
     batch_size: int
     weight_decay: float
     warmup_ratio: float
+    max_grad_norm: float
     log_every: int
     seed: int
 
     @classmethod
     def from_params(cls, section: dict, seed: int):
-        return cls(**{key: section[key] for key in
-                      ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "log_every")},
-                   seed=seed)
+        keys = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm",
+                "log_every")
+        return cls(**{key: section[key] for key in keys}, seed=seed)
 
 
 @dataclass
@@ -72,7 +73,7 @@ def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn,
                     raise PipelineError(f"{desc}: loss became {loss.item()} at step {step + 1}; "
                                         "lower the learning rate or check the labels")
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
