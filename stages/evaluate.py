@@ -24,7 +24,8 @@ RESULTS = Path("reports/eval/pytorch.json")
 
 def main():
     params = load_params()
-    task, device, latency = get_task(params["task"]), pick_device(params["device"]), params["latency"]
+    task, device = get_task(params["task"]), pick_device(params["device"])
+    latency = params["latency"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     loaders, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)

@@ -1,8 +1,9 @@
 """Stage 5: export FP32 and INT8 to ONNX, check them in ONNX Runtime, time them.
 
 INT8 leaves as standard QuantizeLinear/DequantizeLinear pairs (NNCF strip, NATIVE format)
-that ONNX Runtime runs with integer kernels, its weights stored as INT8. Each ONNX model is scored on the same split as
-its PyTorch twin; a headline difference above `export.parity_tolerance` fails the stage.
+that ONNX Runtime runs with integer kernels, its weights stored as INT8. Each ONNX model is
+scored on the same split as its PyTorch twin; a headline difference above
+`export.parity_tolerance` fails the stage.
 Outputs: models/onnx/{fp32,int8}.onnx and reports/eval/onnx.json.
 """
 from pathlib import Path

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 from transformers import (AutoConfig, AutoModel, AutoModelForSequenceClassification,
                           AutoTokenizer, DataCollatorWithPadding)
 
@@ -124,7 +125,6 @@ def to_device(batch: dict, device) -> dict:
 @torch.no_grad()
 def predict(model, loader, device, desc="predict") -> tuple:
     """(logits, labels) as numpy arrays over a whole loader."""
-    from tqdm.auto import tqdm
     model.eval()
     all_logits, all_labels = [], []
     for batch in tqdm(loader, desc=desc, leave=False):

@@ -52,9 +52,6 @@ def predict(sess: ort.InferenceSession, loader, desc="onnxruntime") -> tuple:
     return np.concatenate(all_logits), np.concatenate(all_labels)
 
 
-def input_names(sess: ort.InferenceSession) -> list:
-    return [i.name for i in sess.get_inputs()]
-
 
 def store_weights_as_int8(path: Path) -> None:
     """Fold every QuantizeLinear whose inputs are all constants into an INT8 initializer.
