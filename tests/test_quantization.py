@@ -9,6 +9,7 @@ from stages.lib import data, modeling, onnx_io, quantization
 from stages.lib.tasks import get_task
 from stages.export import check_parity
 from stages.lib.errors import PipelineError
+from stages.lib.training import TrainSettings, make_optimizer
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,20 @@ def test_presets_set_symmetric_or_asymmetric_activations(quantized, tiny_model_d
                                         items[:8], tokenizer, "performance", torch.device("cpu"))
     modes = {type(m).__name__ for m in performance.modules() if "Quantizer" in type(m).__name__}
     assert "AsymmetricQuantizer" not in modes
+
+
+@needs_glue
+def test_quantizer_scales_are_never_weight_decayed(quantized):
+    qmodel = quantized[0]
+    settings = TrainSettings(epochs=1, lr=1e-5, batch_size=8, weight_decay=0.1, warmup_ratio=0.0,
+                             max_grad_norm=1.0, log_every=1, seed=0)
+    decayed, plain = make_optimizer(qmodel, settings, torch.device("cpu")).param_groups
+    names = {id(p): n for n, p in qmodel.named_parameters()}
+    decayed_names = [names[id(p)] for p in decayed["params"]]
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert decayed_names and all(n.endswith("weight") and "nncf" not in n for n in decayed_names)
+    assert any("_scale_param_storage" in names[id(p)] and p.dim() == 2 for p in plain["params"])
+    assert not any("LayerNorm" in n or n.endswith("bias") for n in decayed_names)
 
 
 def test_parity_gate_fails_beyond_the_tolerance():

@@ -41,11 +41,19 @@ class Curves:
             write_text(folder / f"{stage}_{kind}.csv", pd.DataFrame(rows).to_csv(index=False))
 
 
+def decayed_parameter_ids(model) -> set:
+    """Only Linear and Embedding weights are decayed: not biases, LayerNorms, or NNCF's
+    quantizer scales (per-channel ones are 2-D, so shape alone cannot tell them apart)."""
+    return {id(module.weight) for module in model.modules()
+            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding))}
+
+
 def make_optimizer(model, settings: TrainSettings, device):
-    # Biases, LayerNorm weights and quantizer ranges (all < 2-D) are not decayed.
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": settings.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    decayed = decayed_parameter_ids(model)
+    groups = [{"params": [p for p in params if id(p) in decayed],
+               "weight_decay": settings.weight_decay},
+              {"params": [p for p in params if id(p) not in decayed], "weight_decay": 0.0}]
     # The fused kernel is several times faster per step on CPU as well as on CUDA.
     return torch.optim.AdamW(groups, lr=settings.lr, fused=device.type in ("cpu", "cuda"))
 
