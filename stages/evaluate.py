@@ -5,13 +5,13 @@ comparable. Output: reports/eval/pytorch.json.
 """
 from pathlib import Path
 
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
 from stages.lib.benchmark import time_torch
 from stages.lib.data import check_prepared_task
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import evaluate_torch, evaluation_inputs
-from stages.lib.modeling import pick_device
+from stages.lib.modeling import load_task_model, pick_device
 from stages.lib.outputs import write_json
 from stages.lib.params import load_params
 from stages.lib.quantization import WEIGHTS, load_quantized
@@ -28,15 +28,14 @@ def main():
     latency = params["latency"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
-    loaders, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
+    settings, splits, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
 
-    models = {"fp32": (AutoModelForSequenceClassification.from_pretrained(FP32_DIR),
-                       FP32_DIR / "model.safetensors"),
-              "int8": (load_quantized(INT8_DIR), INT8_DIR / WEIGHTS)}
+    models = {"fp32": (load_task_model(FP32_DIR, task), FP32_DIR / "model.safetensors"),
+              "int8": (load_quantized(INT8_DIR, task), INT8_DIR / WEIGHTS)}
     results = {}
     for name, (model, weights) in models.items():
         model.to(device)
-        results[name] = {**evaluate_torch(model, loaders, task, device, desc=name),
+        results[name] = {**evaluate_torch(model, splits, task, settings, device, desc=name),
                          "size_mb": size_mb(weights),
                          **time_torch(model, timing_batch, device, latency)}
         print(f"{name}: {results[name]}")

@@ -8,7 +8,7 @@ Outputs: models/onnx/{fp32,int8}.onnx and reports/eval/onnx.json.
 """
 from pathlib import Path
 
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
 from stages.lib import onnx_io
 from stages.lib.benchmark import latency_batch, thread_count, time_onnx
@@ -16,6 +16,7 @@ from stages.lib.data import check_prepared_task, read_split
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.evaluation import evaluation_inputs
 from stages.lib.metrics import score
+from stages.lib.modeling import load_task_model
 from stages.lib.outputs import atomic_dir, read_json, write_json
 from stages.lib.params import load_params
 from stages.lib.quantization import load_quantized, strip_for_export
@@ -40,25 +41,25 @@ def main():
     task, latency = get_task(params["task"]), params["latency"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
-    loaders, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
+    settings, splits, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
     # A short real batch to trace the export with; the axes stay dynamic.
-    example = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), 2, 16)
+    example = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), task, 2, 16)
     torch_results = read_json(TORCH_RESULTS)
 
-    int8 = load_quantized(INT8_DIR)
-    models = {"fp32": AutoModelForSequenceClassification.from_pretrained(FP32_DIR).eval(),
+    int8 = load_quantized(INT8_DIR, task)
+    models = {"fp32": load_task_model(FP32_DIR, task).eval(),
               "int8": strip_for_export(int8, example)}
     results = {}
     with atomic_dir(ONNX_DIR) as scratch:
         for name, model in models.items():
             path = scratch / f"{name}.onnx"
-            onnx_io.export(model, example, path, params["export"]["opset"])
+            onnx_io.export(model, example, path, params["export"]["opset"], task.output_names)
             if name == "int8":
                 onnx_io.store_weights_as_int8(path)
             sess = onnx_io.session(path, thread_count(latency["threads"]))
-            split_results = {split: onnx_io.predict(sess, loader, desc=f"onnx {name} {split}")
-                             for split, loader in loaders.items()}
-            metrics = score(split_results, task)
+            outputs = {split: onnx_io.predict(sess, data.loader, desc=f"onnx {name} {split}")
+                       for split, data in splits.items()}
+            metrics = score(outputs, splits, task, settings)
             check_parity(name, metrics["main"], torch_results[name]["main"],
                          params["export"]["parity_tolerance"])
             results[f"onnx_{name}"] = {**metrics, "size_mb": size_mb(path),

@@ -8,8 +8,9 @@ from transformers import AutoTokenizer, set_seed
 
 from stages.lib.data import check_prepared_task, read_split
 from stages.lib.errors import run_stage
-from stages.lib.evaluation import eval_loaders, evaluate_torch
-from stages.lib.modeling import encode, load_classifier, pick_device, save_model_folder
+from stages.lib.evaluation import eval_splits, evaluate_torch
+from stages.lib.features import input_settings, train_items
+from stages.lib.modeling import load_task_model, pick_device, save_model_folder
 from stages.lib.outputs import atomic_dir
 from stages.lib.params import load_params
 from stages.lib.tasks import get_task
@@ -24,16 +25,16 @@ def main():
     task, device = get_task(params["task"]), pick_device(params["device"])
     check_prepared_task(DATA_DIR, task)
     set_seed(params["seed"])
-    max_length = params["data"]["max_seq_length"]
+    settings = input_settings(params, task)
 
     tokenizer = AutoTokenizer.from_pretrained(BASE_MODEL_DIR)
-    model = load_classifier(BASE_MODEL_DIR, task)
-    train_items = encode(tokenizer, read_split(DATA_DIR, "train"), max_length)
-    loaders = eval_loaders(DATA_DIR, task, tokenizer, max_length, params["evaluate"]["batch_size"])
+    model = load_task_model(BASE_MODEL_DIR, task)
+    items = train_items(tokenizer, read_split(DATA_DIR, "train"), task, settings)
+    splits = eval_splits(DATA_DIR, task, tokenizer, settings, params["evaluate"]["batch_size"])
 
-    curves = train(model, train_items, tokenizer,
+    curves = train(model, items, tokenizer,
                    TrainSettings.from_params(params["finetune"], params["seed"]), device,
-                   evaluate_fn=lambda m: evaluate_torch(m, loaders, task, device),
+                   evaluate_fn=lambda m: evaluate_torch(m, splits, task, settings, device),
                    desc=f"FP32 fine-tune on {device.type}")
 
     with atomic_dir(FP32_DIR) as scratch:

@@ -10,8 +10,9 @@ from transformers import AutoTokenizer, set_seed
 
 from stages.lib.data import check_prepared_task, read_split
 from stages.lib.errors import run_stage
-from stages.lib.evaluation import eval_loaders, evaluate_torch
-from stages.lib.modeling import disable_dropout, encode, load_classifier, pick_device
+from stages.lib.evaluation import eval_splits, evaluate_torch
+from stages.lib.features import input_settings, train_items
+from stages.lib.modeling import disable_dropout, load_task_model, pick_device
 from stages.lib.outputs import atomic_dir
 from stages.lib.params import load_params
 from stages.lib.quantization import quantize, save_quantized
@@ -27,17 +28,17 @@ def main():
     task, device, qat = get_task(params["task"]), pick_device(params["device"]), params["qat"]
     check_prepared_task(DATA_DIR, task)
     set_seed(params["seed"])
-    max_length = params["data"]["max_seq_length"]
+    settings = input_settings(params, task)
 
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
-    model = load_classifier(FP32_DIR, task)
+    model = load_task_model(FP32_DIR, task)
     disable_dropout(model)
-    train_items = encode(tokenizer, read_split(DATA_DIR, "train"), max_length)
-    loaders = eval_loaders(DATA_DIR, task, tokenizer, max_length, params["evaluate"]["batch_size"])
+    items = train_items(tokenizer, read_split(DATA_DIR, "train"), task, settings)
+    splits = eval_splits(DATA_DIR, task, tokenizer, settings, params["evaluate"]["batch_size"])
 
-    qmodel = quantize(model, train_items[:qat["subset_size"]], tokenizer, qat["preset"], device)
-    curves = train(qmodel, train_items, tokenizer, TrainSettings.from_params(qat, params["seed"]),
-                   device, evaluate_fn=lambda m: evaluate_torch(m, loaders, task, device),
+    qmodel = quantize(model, items[:qat["subset_size"]], tokenizer, qat["preset"], device)
+    curves = train(qmodel, items, tokenizer, TrainSettings.from_params(qat, params["seed"]),
+                   device, evaluate_fn=lambda m: evaluate_torch(m, splits, task, settings, device),
                    desc=f"QAT on {device.type}", eval_at_start=True)
 
     with atomic_dir(INT8_DIR) as scratch:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stages.lib.metrics import METRICS, score, score_split
+from stages.lib.metrics import METRICS, flatten, score_split
 from stages.lib.tasks import TASKS, get_task
 from stages.lib.errors import PipelineError
 
@@ -13,8 +13,10 @@ def one_hot_logits(preds, num_labels=2):
 
 
 def test_every_task_names_known_metrics_and_splits():
+    qa_metrics = {f"{prefix}{name}" for prefix in ("", "HasAns_", "NoAns_", "best_")
+                  for name in ("exact", "f1")}
     for task in TASKS.values():
-        assert set(task.metrics) <= set(METRICS), task.name
+        assert set(task.metrics) <= (qa_metrics if task.is_qa else set(METRICS)), task.name
         assert task.splits[0] == "train"
         if task.glue_dir:
             assert set(task.glue_files) == set(task.splits), task.name
@@ -24,7 +26,7 @@ def test_every_task_names_known_metrics_and_splits():
 def test_headline_metrics_are_the_ones_papers_report():
     expected = {"cola": "mcc", "sst2": "accuracy", "mrpc": "f1", "qqp": "f1", "stsb": "pearson",
                 "mnli": "accuracy", "qnli": "accuracy", "rte": "accuracy", "wnli": "accuracy",
-                "rotten_tomatoes": "accuracy"}
+                "rotten_tomatoes": "accuracy", "xnli": "accuracy", "squad": "f1", "squad_v2": "f1"}
     assert {name: task.main_metric for name, task in TASKS.items()} == expected
     assert TASKS["mrpc"].metrics == ("f1", "accuracy")
     assert TASKS["stsb"].metrics == ("pearson", "spearman") and TASKS["stsb"].is_regression
@@ -61,6 +63,6 @@ def test_regression_uses_the_single_logit():
 def test_mnli_reports_matched_as_main_and_mismatched_beside_it():
     task = get_task("mnli")
     labels = np.array([0, 1, 2, 0])
-    results = {"validation_matched": (one_hot_logits([0, 1, 2, 1], 3), labels),
-               "validation_mismatched": (one_hot_logits([0, 1, 1, 1], 3), labels)}
-    assert score(results, task) == {"accuracy": 75.0, "accuracy_mm": 50.0, "main": 75.0}
+    results = {"validation_matched": score_split(one_hot_logits([0, 1, 2, 1], 3), labels, task),
+               "validation_mismatched": score_split(one_hot_logits([0, 1, 1, 1], 3), labels, task)}
+    assert flatten(results, task) == {"accuracy": 75.0, "accuracy_mm": 50.0, "main": 75.0}

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from stages.lib import data, modeling, onnx_io, packaged, quantization
+from stages.lib import data, features, modeling, onnx_io, packaged, quantization
 from stages.lib.errors import PipelineError
 from stages.lib.tasks import get_task
 
@@ -45,7 +45,7 @@ def minilm(tmp_path_factory):
 
 
 def test_packaged_minilm_is_the_real_six_layer_model(minilm):
-    model = modeling.load_classifier(minilm, get_task("rotten_tomatoes"))
+    model = modeling.load_task_model(minilm, get_task("rotten_tomatoes"))
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
     assert 22e6 < sum(p.numel() for p in model.bert.parameters()) < 23e6
     tokenizer = AutoTokenizer.from_pretrained(minilm)
@@ -56,13 +56,13 @@ def test_real_minilm_int8_onnx_agrees_with_pytorch(minilm, tmp_path):
     task = get_task("rotten_tomatoes")
     tokenizer = AutoTokenizer.from_pretrained(minilm)
     frame = data.load_packaged(task)["validation"].iloc[:48]
-    items = modeling.encode(tokenizer, frame, 64)
-    qmodel = quantization.quantize(modeling.load_classifier(minilm, task), items[:16], tokenizer,
+    items = features.encode(tokenizer, frame, 64, with_labels=False)
+    qmodel = quantization.quantize(modeling.load_task_model(minilm, task), items[:16], tokenizer,
                                    "mixed", torch.device("cpu"))
     batch = next(iter(modeling.make_loader(items, tokenizer, 4)))
-    batch.pop("labels")
     path = tmp_path / "int8.onnx"
     onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
-    onnx_logits, _ = onnx_io.predict(onnx_io.session(path), modeling.make_loader(items, tokenizer, 16))
-    torch_logits, _ = modeling.predict(qmodel, modeling.make_loader(items, tokenizer, 16), "cpu")
+    loader = modeling.make_loader(items, tokenizer, 16)
+    onnx_logits = np.stack(onnx_io.predict(onnx_io.session(path), loader)["logits"])
+    torch_logits = np.stack(modeling.predict(qmodel, loader, "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoTokenizer
 
 from conftest import GLUE_DIR, needs_glue
-from stages.lib import data, modeling, onnx_io, quantization
+from stages.lib import data, features, modeling, onnx_io, quantization
 from stages.lib.tasks import get_task
 from stages.export import check_parity
 from stages.lib.errors import PipelineError
@@ -20,21 +20,20 @@ def quantized(tiny_model_dir, tmp_path_factory):
     task = get_task("mrpc")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     splits = data.prepare(data.load_local(task, str(GLUE_DIR)), task, 32, 32)
-    items = modeling.encode(tokenizer, splits["validation"], 32)
-    model = modeling.load_classifier(tiny_model_dir, task)
+    items = features.encode(tokenizer, splits["validation"], 32, with_labels=False)
+    model = modeling.load_task_model(tiny_model_dir, task)
     qmodel = quantization.quantize(model, items[:16], tokenizer, "mixed", torch.device("cpu"))
     folder = tmp_path_factory.mktemp("int8")
     modeling.save_model_folder(model, tokenizer, folder / "fp32")
     quantization.save_quantized(qmodel, folder / "int8", folder / "fp32")
     batch = next(iter(modeling.make_loader(items, tokenizer, 8)))
-    batch.pop("labels")
     return qmodel, folder, batch, tokenizer, items
 
 
 @needs_glue
 def test_saved_int8_model_reloads_exactly(quantized):
     qmodel, folder, batch, _, _ = quantized
-    reloaded = quantization.load_quantized(folder / "int8")
+    reloaded = quantization.load_quantized(folder / "int8", get_task("mrpc"))
     with torch.no_grad():
         assert torch.equal(qmodel.eval()(**batch).logits, reloaded(**batch).logits)
     assert (folder / "int8" / "tokenizer.json").is_file()  # self-contained
@@ -49,8 +48,9 @@ def test_int8_onnx_is_standard_qdq_and_matches_pytorch(quantized, tmp_path):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert not any(node.domain == "org.openvinotoolkit" for node in onnx.load(str(path)).graph.node)
     sess = onnx_io.session(path, threads=1)
-    onnx_logits, labels = onnx_io.predict(sess, modeling.make_loader(items, tokenizer, 8))
-    torch_logits, _ = modeling.predict(qmodel, modeling.make_loader(items, tokenizer, 8), "cpu")
+    onnx_logits = np.stack(onnx_io.predict(sess, modeling.make_loader(items, tokenizer, 8))["logits"])
+    torch_logits = np.stack(
+        modeling.predict(qmodel, modeling.make_loader(items, tokenizer, 8), "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05
     assert (onnx_logits.argmax(-1) == torch_logits.argmax(-1)).mean() >= 0.9
 
@@ -61,9 +61,10 @@ def test_int8_weights_are_stored_as_int8_with_identical_outputs(quantized, tmp_p
     path = tmp_path / "int8.onnx"
     onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
     loader = modeling.make_loader(items, tokenizer, 8)
-    before, size_before = onnx_io.predict(onnx_io.session(path), loader)[0], path.stat().st_size
+    before = np.stack(onnx_io.predict(onnx_io.session(path), loader)["logits"])
+    size_before = path.stat().st_size
     onnx_io.store_weights_as_int8(path)
-    after = onnx_io.predict(onnx_io.session(path), loader)[0]
+    after = np.stack(onnx_io.predict(onnx_io.session(path), loader)["logits"])
     np.testing.assert_array_equal(before, after)
     graph = onnx.load(str(path)).graph
     int8_weights = [i for i in graph.initializer
@@ -77,7 +78,7 @@ def test_presets_set_symmetric_or_asymmetric_activations(quantized, tiny_model_d
     qmodel, _, _, tokenizer, items = quantized
     modes = {type(m).__name__ for m in qmodel.modules() if "Quantizer" in type(m).__name__}
     assert {"SymmetricQuantizer", "AsymmetricQuantizer"} <= modes  # mixed
-    performance = quantization.quantize(modeling.load_classifier(tiny_model_dir, get_task("mrpc")),
+    performance = quantization.quantize(modeling.load_task_model(tiny_model_dir, get_task("mrpc")),
                                         items[:8], tokenizer, "performance", torch.device("cpu"))
     modes = {type(m).__name__ for m in performance.modules() if "Quantizer" in type(m).__name__}
     assert "AsymmetricQuantizer" not in modes

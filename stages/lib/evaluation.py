@@ -1,28 +1,29 @@
-"""Scoring a PyTorch model on every evaluation split of the prepared data."""
+"""Scoring a model on every evaluation split of the prepared data."""
 from pathlib import Path
 
 from .benchmark import latency_batch
 from .data import read_split
+from .features import InputSettings, eval_split, input_settings
 from .metrics import score
-from .modeling import encode, make_loader, predict
+from .modeling import predict
 
 
-def eval_loaders(data_dir: Path, task, tokenizer, max_length: int, batch_size: int) -> dict:
-    return {split: make_loader(encode(tokenizer, read_split(data_dir, split), max_length),
-                               tokenizer, batch_size)
+def eval_splits(data_dir: Path, task, tokenizer, settings: InputSettings, batch_size: int) -> dict:
+    return {split: eval_split(tokenizer, read_split(data_dir, split), task, settings, batch_size)
             for split in task.eval_splits}
 
 
-def evaluate_torch(model, loaders: dict, task, device, desc="evaluate") -> dict:
-    results = {split: predict(model, loader, device, desc=f"{desc} {split}")
-               for split, loader in loaders.items()}
-    return score(results, task)
+def evaluate_torch(model, splits: dict, task, settings: InputSettings, device,
+                   desc="evaluate") -> dict:
+    outputs = {name: predict(model, split.loader, device, task.output_names, f"{desc} {name}")
+               for name, split in splits.items()}
+    return score(outputs, splits, task, settings)
 
 
 def evaluation_inputs(params: dict, task, tokenizer, data_dir: Path) -> tuple:
-    """Loaders for every evaluation split, and the fixed batch that latency is timed on."""
-    max_length, latency = params["data"]["max_seq_length"], params["latency"]
-    loaders = eval_loaders(data_dir, task, tokenizer, max_length, params["evaluate"]["batch_size"])
-    timing_batch = latency_batch(tokenizer, read_split(data_dir, task.eval_splits[0]),
-                                 latency["batch_size"], latency["seq_length"] or max_length)
-    return loaders, timing_batch
+    """(settings, evaluation splits, the fixed batch that latency is timed on)."""
+    settings, latency = input_settings(params, task), params["latency"]
+    splits = eval_splits(data_dir, task, tokenizer, settings, params["evaluate"]["batch_size"])
+    timing_batch = latency_batch(tokenizer, splits[task.eval_splits[0]].frame, task,
+                                 latency["batch_size"], latency["seq_length"] or settings.max_length)
+    return settings, splits, timing_batch

@@ -1,8 +1,9 @@
-"""Task metrics from logits, in percent as papers print them."""
+"""Task metrics from model outputs, in percent as papers print them."""
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from . import qa, squad
 from .tasks import Task
 
 METRICS = {
@@ -22,20 +23,43 @@ def predictions(logits: np.ndarray, task: Task) -> np.ndarray:
 
 
 def score_split(logits: np.ndarray, labels: np.ndarray, task: Task) -> dict:
+    """Classification and regression metrics of one split."""
     preds = predictions(logits, task)
     return {name: round(100.0 * float(METRICS[name](labels, preds)), 4) for name in task.metrics}
 
 
-def score(results: dict, task: Task) -> dict:
+def score_answers(outputs: dict, split, task: Task, settings: qa.QASettings) -> dict:
+    """The official SQuAD metrics of one split, after the n-best answer search."""
+    with_null = task.squad_version == 2
+    answers, null_odds = qa.postprocess(split.frame, split.windows, outputs["start_logits"],
+                                        outputs["end_logits"], settings, with_null)
+    result = squad.evaluate(split.frame, answers, null_odds if with_null else None)
+    return {name: round(value, 4) for name, value in result.items()}
+
+
+def score_outputs(outputs: dict, split, task: Task, settings) -> dict:
+    """Metrics of one split from the model outputs (`features.EvalSplit` holds the gold)."""
+    if task.is_qa:
+        return score_answers(outputs, split, task, settings.qa)
+    return score_split(np.stack(outputs["logits"]), split.frame["label"].to_numpy(), task)
+
+
+def flatten(per_split: dict, task: Task) -> dict:
     """Flat metrics over every evaluation split plus `main`, the headline figure.
 
-    `results` maps split -> (logits, labels). The first split's metrics keep their plain
-    names; the others get a suffix (MNLI: accuracy and accuracy_mm).
+    The first split's metrics keep their plain names; the others get a suffix (MNLI:
+    accuracy and accuracy_mm).
     """
     flat = {}
     for i, split in enumerate(task.eval_splits):
         suffix = "" if i == 0 else f"_{SPLIT_SUFFIX.get(split, split)}"
-        for name, value in score_split(*results[split], task).items():
+        for name, value in per_split[split].items():
             flat[name + suffix] = value
     flat["main"] = flat[task.main_metric]
     return flat
+
+
+def score(outputs: dict, splits: dict, task: Task, settings) -> dict:
+    """`outputs` maps split -> model outputs, `splits` split -> features.EvalSplit."""
+    return flatten({name: score_outputs(outputs[name], splits[name], task, settings)
+                    for name in task.eval_splits}, task)

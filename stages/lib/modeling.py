@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import (AutoConfig, AutoModel, AutoModelForSequenceClassification,
-                          AutoTokenizer, DataCollatorWithPadding)
+from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering,
+                          AutoModelForSequenceClassification, AutoTokenizer,
+                          DataCollatorWithPadding)
 
 from .errors import PipelineError
 from .packaged import PACKAGED_MODELS, extract_folder
@@ -58,8 +59,14 @@ def snapshot_base_model(name: str, dest: Path) -> str:
     return source
 
 
-def load_classifier(path: Path, task: Task):
-    """A sequence classifier with a head sized for `task`."""
+def model_class(task: Task):
+    return AutoModelForQuestionAnswering if task.is_qa else AutoModelForSequenceClassification
+
+
+def load_task_model(path: Path, task: Task):
+    """The model with `task`'s head: start/end logits for QA, else sized for its labels."""
+    if task.is_qa:
+        return AutoModelForQuestionAnswering.from_pretrained(path)
     config = AutoConfig.from_pretrained(path, num_labels=task.num_labels)
     if task.is_regression:
         config.problem_type = "regression"
@@ -90,18 +97,6 @@ def copy_model_files(src: Path, dest: Path, skip=("model.safetensors",)) -> None
 
 
 # ---------------------------------------------------------------- inputs
-def encode(tokenizer, frame, max_length: int, with_labels=True) -> list:
-    texts_b = frame["text_b"].tolist() if frame["text_b"].notna().any() else None
-    encoded = tokenizer(frame["text_a"].tolist(), texts_b, truncation=True,
-                        max_length=max_length)
-    keys = list(encoded.keys())
-    items = [{key: encoded[key][i] for key in keys} for i in range(len(frame))]
-    if with_labels:
-        for item, label in zip(items, frame["label"].tolist()):
-            item["labels"] = label
-    return items
-
-
 def make_loader(items, tokenizer, batch_size, shuffle=False, seed=0) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator,
@@ -123,12 +118,12 @@ def to_device(batch: dict, device) -> dict:
 
 
 @torch.no_grad()
-def predict(model, loader, device, desc="predict") -> tuple:
-    """(logits, labels) as numpy arrays over a whole loader."""
+def predict(model, loader, device, output_names=("logits",), desc="predict") -> dict:
+    """output name -> one numpy row per item (QA rows keep the batch's padded length)."""
     model.eval()
-    all_logits, all_labels = [], []
+    outputs = {name: [] for name in output_names}
     for batch in tqdm(loader, desc=desc, leave=False):
-        labels = batch.pop("labels")
-        all_logits.append(model(**to_device(batch, device)).logits.float().cpu())
-        all_labels.append(labels)
-    return torch.cat(all_logits).numpy(), torch.cat(all_labels).numpy()
+        result = model(**to_device(batch, device))
+        for name in output_names:
+            outputs[name].extend(getattr(result, name).float().cpu().numpy())
+    return outputs

@@ -1,4 +1,4 @@
-"""ONNX export of a classifier and inference with ONNX Runtime."""
+"""ONNX export of a task model and inference with ONNX Runtime."""
 from pathlib import Path
 
 import numpy as np
@@ -7,27 +7,30 @@ import torch
 from tqdm.auto import tqdm
 
 
-class LogitsOnly(torch.nn.Module):
-    """Positional inputs in, logits out: the signature ONNX export needs."""
+class TensorOutputs(torch.nn.Module):
+    """Positional inputs in, a tuple of named outputs out: the signature ONNX export needs."""
 
-    def __init__(self, model, input_names):
+    def __init__(self, model, input_names, output_names):
         super().__init__()
         self.model, self.input_names = model, list(input_names)
+        self.output_names = list(output_names)
 
     def forward(self, *inputs):
-        return self.model(**dict(zip(self.input_names, inputs))).logits
+        result = self.model(**dict(zip(self.input_names, inputs)))
+        return tuple(getattr(result, name) for name in self.output_names)
 
 
-def export(model, example: dict, path: Path, opset: int) -> None:
+def export(model, example: dict, path: Path, opset: int, output_names=("logits",)) -> None:
     names = list(example)
-    wrapper = LogitsOnly(model.cpu().eval(), names).eval()
+    wrapper = TensorOutputs(model.cpu().eval(), names, output_names).eval()
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
-    axes["logits"] = {0: "batch"}
+    for name in output_names:  # logits: (batch, labels); start/end logits: (batch, sequence)
+        axes[name] = {0: "batch"} if name == "logits" else {0: "batch", 1: "sequence"}
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         # dynamo=False: the TorchScript exporter is the one that handles NNCF's stripped Q/DQ.
         torch.onnx.export(wrapper, tuple(example[n].cpu() for n in names), str(path),
-                          input_names=names, output_names=["logits"], dynamic_axes=axes,
+                          input_names=names, output_names=list(output_names), dynamic_axes=axes,
                           opset_version=opset, dynamo=False)
 
 
@@ -43,15 +46,14 @@ def feed(sess: ort.InferenceSession, batch: dict) -> dict:
     return {i.name: batch[i.name].cpu().numpy().astype(np.int64) for i in sess.get_inputs()}
 
 
-def predict(sess: ort.InferenceSession, loader, desc="onnxruntime") -> tuple:
-    """(logits, labels) as numpy arrays over a whole loader."""
-    all_logits, all_labels = [], []
+def predict(sess: ort.InferenceSession, loader, desc="onnxruntime") -> dict:
+    """output name -> one numpy row per item, as modeling.predict gives for PyTorch."""
+    names = [output.name for output in sess.get_outputs()]
+    outputs = {name: [] for name in names}
     for batch in tqdm(loader, desc=desc, leave=False):
-        all_labels.append(batch.pop("labels").numpy())
-        all_logits.append(sess.run(["logits"], feed(sess, batch))[0])
-    return np.concatenate(all_logits), np.concatenate(all_labels)
-
-
+        for name, values in zip(names, sess.run(names, feed(sess, batch))):
+            outputs[name].extend(values)
+    return outputs
 
 def store_weights_as_int8(path: Path) -> None:
     """Fold every QuantizeLinear whose inputs are all constants into an INT8 initializer.

@@ -10,6 +10,8 @@ PARAMS_FILE = Path("params.yaml")
 DATA_SOURCES = ("packaged", "hub", "local")
 PRESETS = ("mixed", "performance")
 DEVICES = ("auto", "cpu", "cuda")
+XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
+                  "vi", "zh")
 
 
 def load_params(path=PARAMS_FILE) -> dict:
@@ -45,7 +47,7 @@ def _choice(params, dotted, allowed):
 
 
 def validate(params: dict) -> None:
-    get_task(_require(params, "task"))
+    task = get_task(_require(params, "task"))
     _choice(params, "device", DEVICES)
     _choice(params, "data.source", DATA_SOURCES)
     _choice(params, "qat.preset", PRESETS)
@@ -56,7 +58,8 @@ def validate(params: dict) -> None:
         _positive(params, key, int, allow_none=True)
     for key in ("data.max_seq_length", "finetune.batch_size", "qat.batch_size", "qat.subset_size",
                 "evaluate.batch_size", "latency.batch_size", "latency.repeats", "export.opset",
-                "finetune.log_every", "qat.log_every"):
+                "finetune.log_every", "qat.log_every", "qa.max_seq_length", "qa.doc_stride",
+                "qa.max_question_length", "qa.max_answer_length", "qa.n_best_size"):
         _positive(params, key, int)
     for key in ("finetune.epochs", "qat.epochs", "finetune.lr", "qat.lr", "finetune.max_grad_norm",
                 "qat.max_grad_norm"):
@@ -67,11 +70,41 @@ def validate(params: dict) -> None:
             value = _require(params, f"{section}.{key}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise PipelineError(f"`{section}.{key}` must be a number in [0, 1), got {value!r}")
-    if params["data"]["source"] == "local":
-        data_dir = params["data"].get("dir")
-        if not data_dir:
-            raise PipelineError("data.source=local needs `data.dir`: the root of a glue_data/ "
-                                "folder, e.g. -S data.dir=/path/to/glue_data")
-        if not Path(data_dir).expanduser().is_dir():
-            raise PipelineError(f"data.dir {data_dir!r} is not a folder; point it at the root "
-                                "of a glue_data/ folder (holding SST-2/, MRPC/, ...)")
+    threshold = _require(params, "qa.null_score_diff_threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise PipelineError(f"`qa.null_score_diff_threshold` must be a number, got {threshold!r}")
+    qa = params["qa"]
+    room = qa["max_seq_length"] - qa["max_question_length"] - 3  # [CLS] question [SEP] ... [SEP]
+    if qa["doc_stride"] >= room:
+        raise PipelineError(f"`qa.doc_stride` ({qa['doc_stride']}) must be smaller than the "
+                            f"context room of a window, qa.max_seq_length - "
+                            f"qa.max_question_length - 3 = {room}")
+    for key in ("xnli.language", "xnli.train_language"):
+        _choice(params, key, XNLI_LANGUAGES)
+    _validate_local_data(params["data"], task)
+
+
+def _validate_local_data(data: dict, task) -> None:
+    for key in ("train_file", "validation_file", "validation_articles"):
+        _require({"data": data}, f"data.{key}")
+    held_out = data["validation_articles"]
+    if held_out is not None and not (
+            (isinstance(held_out, int) and not isinstance(held_out, bool) and held_out > 0)
+            or (isinstance(held_out, list) and held_out and all(isinstance(t, str) for t in held_out))):
+        raise PipelineError("`data.validation_articles` must be null, a positive count or a list "
+                            f"of article titles, got {held_out!r}")
+    if data["source"] != "local":
+        return
+    for key in ("train_file", "validation_file"):
+        if data[key] and not Path(data[key]).expanduser().is_file():
+            raise PipelineError(f"data.{key} {data[key]!r} is not a file")
+    data_dir = data.get("dir")
+    has_files = (task.layout == "squad" and data["train_file"]
+                 and (data["validation_file"] or held_out))
+    if not data_dir and not has_files:
+        raise PipelineError("data.source=local needs `data.dir`: the root of a glue_data/ "
+                            "folder, e.g. -S data.dir=/path/to/glue_data (for squad: a folder of "
+                            "SQuAD JSON, or data.train_file + data.validation_file)")
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise PipelineError(f"data.dir {data_dir!r} is not a folder; point it at the root "
+                            "of a glue_data/ folder (holding SST-2/, MRPC/, ...)")

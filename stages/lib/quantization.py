@@ -5,9 +5,9 @@ from pathlib import Path
 import nncf
 import nncf.torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers import AutoConfig
 
-from .modeling import copy_model_files, make_loader, to_device
+from .modeling import copy_model_files, make_loader, model_class, to_device
 
 WEIGHTS = "quantized.safetensors"
 NNCF_CONFIG = "nncf_config.json"
@@ -16,8 +16,9 @@ PRESETS = {"mixed": nncf.QuantizationPreset.MIXED,
 
 
 def calibration_dataset(items, tokenizer, device) -> nncf.Dataset:
-    """One example per item, without labels: NNCF calls model(**item)."""
-    unlabeled = [{k: v for k, v in item.items() if k != "labels"} for item in items]
+    """One example per item, model inputs only (no targets): NNCF calls model(**item)."""
+    unlabeled = [{k: v for k, v in item.items() if k in tokenizer.model_input_names}
+                 for item in items]
     loader = make_loader(unlabeled, tokenizer, batch_size=1)
     return nncf.Dataset([to_device(batch, device) for batch in loader])
 
@@ -39,10 +40,10 @@ def save_quantized(qmodel, dest: Path, fp32_dir: Path) -> None:
     (dest / NNCF_CONFIG).write_text(json.dumps(nncf.torch.get_config(qmodel), indent=1))
 
 
-def load_quantized(folder: Path):
+def load_quantized(folder: Path, task):
     """The fake-quantized model exactly as QAT left it."""
     folder = Path(folder)
-    skeleton = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(folder))
+    skeleton = model_class(task).from_config(AutoConfig.from_pretrained(folder))
     qmodel = nncf.torch.load_from_config(skeleton.eval(),
                                          json.loads((folder / NNCF_CONFIG).read_text()))
     qmodel.load_state_dict(load_file(folder / WEIGHTS))

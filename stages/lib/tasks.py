@@ -4,14 +4,21 @@ from dataclasses import dataclass, field
 from .errors import PipelineError
 
 
+KINDS = ("classification", "regression", "qa")
+
+
 @dataclass(frozen=True)
 class Task:
     name: str
     text_fields: tuple            # hub column names, in model input order
-    label_names: tuple | None     # None for regression
+    label_names: tuple | None     # None for regression and question answering
     metrics: tuple                # first one is the headline (`main`)
     eval_splits: tuple = ("validation",)  # the first is the one `main` is read from
     hub: tuple | None = None      # (path, config) for datasets.load_dataset
+    kind: str = "classification"  # one of KINDS
+    layout: str = "glue"          # local files: glue | squad | xnli (see data.load_local)
+    label_aliases: dict = field(default_factory=dict)  # other spellings of label names
+    squad_version: int | None = None  # 2: questions may have no answer
     glue_dir: str | None = None   # folder inside a classic glue_data/ root
     glue_files: dict = field(default_factory=dict)  # split -> TSV file name
     glue_columns: tuple = ()      # TSV header names of the text fields, same order
@@ -20,11 +27,26 @@ class Task:
 
     @property
     def is_regression(self) -> bool:
-        return self.label_names is None
+        return self.kind == "regression"
+
+    @property
+    def is_qa(self) -> bool:
+        return self.kind == "qa"
 
     @property
     def num_labels(self) -> int:
         return 1 if self.is_regression else len(self.label_names)
+
+    @property
+    def output_names(self) -> tuple:
+        """What the model (and its ONNX file) returns."""
+        return ("start_logits", "end_logits") if self.is_qa else ("logits",)
+
+    @property
+    def truncation(self):
+        """QA truncates only the context (the question is kept whole), as the reference
+        scripts do; sentence pairs cut the longer one."""
+        return "only_second" if self.is_qa else True
 
     @property
     def main_metric(self) -> str:
@@ -57,7 +79,7 @@ TASKS = {t.name: t for t in [
     _glue("qqp", "qqp", "QQP", ("question1", "question2"), ("question1", "question2"),
           BINARY, ("f1", "accuracy"), label="is_duplicate"),
     _glue("stsb", "stsb", "STS-B", ("sentence1", "sentence2"), ("sentence1", "sentence2"),
-          None, ("pearson", "spearman"), label="score"),
+          None, ("pearson", "spearman"), label="score", kind="regression"),
     _glue("mnli", "mnli", "MNLI", ("premise", "hypothesis"), ("sentence1", "sentence2"),
           ("entailment", "neutral", "contradiction"), ("accuracy",), label="gold_label",
           eval_splits=("validation_matched", "validation_mismatched"),
@@ -69,6 +91,18 @@ TASKS = {t.name: t for t in [
           ("entailment", "not_entailment"), ("accuracy",)),
     _glue("wnli", "wnli", "WNLI", ("sentence1", "sentence2"), ("sentence1", "sentence2"),
           ("not_entailment", "entailment"), ("accuracy",)),
+    # XNLI: train on the MultiNLI translation, evaluate on the human-translated dev and test.
+    # `xnli.language` / `xnli.train_language` pick the languages (the hub config).
+    Task("xnli", ("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
+         ("accuracy",), eval_splits=("validation", "test"), hub=("facebook/xnli", None),
+         layout="xnli", label_aliases={"contradictory": "contradiction"}),
+    # SQuAD: question first, context second; `label` holds the answers.
+    Task("squad", ("question", "context"), None, ("f1", "exact"), hub=("rajpurkar/squad", None),
+         kind="qa", layout="squad", squad_version=1),
+    Task("squad_v2", ("question", "context"), None,
+         ("f1", "exact", "HasAns_f1", "HasAns_exact", "NoAns_f1", "NoAns_exact", "best_f1",
+          "best_exact"), hub=("rajpurkar/squad_v2", None), kind="qa", layout="squad",
+         squad_version=2),
 ]}
 
 
