@@ -43,7 +43,7 @@ def main():
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     settings, splits, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
     # A short real batch to trace the export with; the axes stay dynamic.
-    example = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), task, 2, 16)
+    example = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), 2, 16)
     torch_results = read_json(TORCH_RESULTS)
 
     int8 = load_quantized(INT8_DIR, task)

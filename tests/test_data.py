@@ -175,3 +175,83 @@ def test_hub_columns_map_to_the_prepared_layout(monkeypatch, name, columns):
     assert splits[task.eval_splits[-1]]["text_a"].tolist() == first
     assert splits["train"]["text_b"].tolist() == (second[0] if second else [None, None])
     assert splits["train"]["label"].tolist() == labels
+
+
+# ------------------------------------------------------------- XNLI layouts (XNLI-1.0, XNLI-MT-1.0)
+XNLI_EVAL_HEADER = ["language", "gold_label", "sentence1_binary_parse", "sentence2_binary_parse",
+                    "sentence1_parse", "sentence2_parse", "sentence1", "sentence2", "promptID",
+                    "pairID", "genre", "label1", "label2", "label3", "label4", "label5",
+                    "sentence1_tokenized", "sentence2_tokenized", "match"]
+
+
+def xnli_eval_row(language, label, premise, hypothesis):
+    return [language, label, "(", "(", "(", "(", premise, hypothesis, 1, 2, "facetoface",
+            label, label, label, label, label, premise, hypothesis, "True"]
+
+
+def write_xnli(root, languages=("en", "zh")):
+    for language in languages:
+        write_tsv(root / "XNLI-MT-1.0" / "multinli" / f"multinli.train.{language}.tsv",
+                  [["premise", "hypo", "label"], [f"{language} p1", f"{language} h1", "contradictory"],
+                   [f"{language} p2", f"{language} h2", "entailment"],
+                   [f"{language} p3 \"quoted", f"{language} h3", "neutral"]])
+    for split in ("dev", "test"):
+        write_tsv(root / "XNLI-1.0" / f"xnli.{split}.tsv", [XNLI_EVAL_HEADER] + [
+            xnli_eval_row("en", "neutral", f"en {split} premise", "en hypothesis"),
+            xnli_eval_row("zh", "contradiction", f"他 {split}", "她"),
+            xnli_eval_row("zh", "entailment", f"我 {split}", "你")])
+
+
+def test_xnli_trains_on_the_translation_and_evaluates_on_one_language(tmp_path):
+    write_xnli(tmp_path)
+    task = get_task("xnli")
+    raw = data.load_local(task, str(tmp_path), {"language": "zh", "train_language": "en"})
+    splits = data.prepare(raw, task, None, None)
+    assert set(splits) == {"train", "validation", "test"}
+    assert splits["train"]["text_a"].tolist() == ["en p1", "en p2", 'en p3 "quoted']
+    assert splits["train"]["label"].tolist() == [2, 0, 1]  # "contradictory" is contradiction
+    assert splits["validation"]["text_a"].tolist() == ["他 dev", "我 dev"]
+    assert splits["test"]["text_b"].tolist() == ["她", "你"]
+    assert splits["test"]["label"].tolist() == [2, 0]
+
+
+def test_xnli_missing_language_or_files_are_named(tmp_path):
+    write_xnli(tmp_path, languages=("en",))
+    task = get_task("xnli")
+    with pytest.raises(PipelineError, match="multinli.train.zh.tsv not found.*XNLI-MT-1.0"):
+        data.load_local(task, str(tmp_path), {"language": "zh", "train_language": "zh"})
+    with pytest.raises(PipelineError, match="no rows for xnli.language='fr'"):
+        data.load_local(task, str(tmp_path), {"language": "fr", "train_language": "en"})
+
+
+def test_xnli_hub_loads_one_config_per_language(monkeypatch):
+    import datasets
+    task = get_task("xnli")
+
+    def fake(path, language):
+        rows = {"premise": [f"{language} p"], "hypothesis": [f"{language} h"], "label": [2]}
+        return datasets.DatasetDict({split: datasets.Dataset.from_dict(rows)
+                                     for split in ("train", "validation", "test")})
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args: calls.append(args) or fake(*args))
+    splits = data.prepare(data.load_hub(task, {"language": "zh", "train_language": "en"}), task,
+                          None, None)
+    assert sorted(calls) == [("facebook/xnli", "en"), ("facebook/xnli", "zh")]
+    assert splits["train"]["text_a"].tolist() == ["en p"]
+    assert splits["test"]["text_b"].tolist() == ["zh h"]
+
+
+def test_squad_hub_schema_maps_to_the_prepared_layout(monkeypatch):
+    import datasets
+    task = get_task("squad_v2")
+    rows = {"id": ["a", "b"], "title": ["T", "T"], "context": ["Paris is big.", "Paris is big."],
+            "question": ["What is big?", "Who?"],
+            "answers": [{"text": ["Paris"], "answer_start": [0]}, {"text": [], "answer_start": []}]}
+    fake = datasets.DatasetDict({split: datasets.Dataset.from_dict(rows) for split in task.splits})
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args: fake)
+    splits = data.prepare(data.load_hub(task), task, None, None)
+    assert splits["validation"]["label"].tolist() == [
+        {"text": ["Paris"], "answer_start": [0]}, {"text": [], "answer_start": []}]
+    assert splits["train"]["text_a"].tolist() == ["What is big?", "Who?"]
+    squad_v1 = data.prepare(data.load_hub(get_task("squad")), get_task("squad"), None, None)
+    assert squad_v1["validation"]["id"].tolist() == ["a"]  # v1.1 keeps answerable questions

@@ -53,3 +53,33 @@ def test_a_missing_section_is_named():
     del params["qat"]
     with pytest.raises(PipelineError, match="lacks `qat.preset`"):
         validate(params)
+
+
+@pytest.mark.parametrize("dotted, value, message", [
+    ("qa.doc_stride", 400, "`qa.doc_stride` (400) must be smaller than the context room of a "
+                           "window, qa.max_seq_length - qa.max_question_length - 3 = 317"),
+    ("qa.max_answer_length", 0, "`qa.max_answer_length` must be a positive number"),
+    ("qa.null_score_diff_threshold", "high", "`qa.null_score_diff_threshold` must be a number"),
+    ("xnli.language", "klingon", "`xnli.language` must be one of ar, bg"),
+    ("data.validation_articles", -1, "`data.validation_articles` must be null, a positive count"),
+    ("data.validation_articles", "Normans", "`data.validation_articles` must be null, a positive"),
+])
+def test_bad_qa_and_xnli_values_are_refused(dotted, value, message):
+    params = default_params()
+    section, leaf = dotted.split(".")
+    params[section][leaf] = value
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        validate(params)
+
+
+def test_squad_from_local_files_needs_no_data_dir(tmp_path):
+    params = default_params()
+    params["task"] = "squad"
+    params["data"].update(source="local", train_file=str(tmp_path / "train.json"))
+    with pytest.raises(PipelineError, match="data.train_file .*train.json' is not a file"):
+        validate(params)
+    (tmp_path / "train.json").write_text("{}")
+    with pytest.raises(PipelineError, match="needs `data.dir`"):
+        validate(params)  # nothing to evaluate on yet
+    params["data"]["validation_articles"] = 1
+    validate(params)

@@ -5,7 +5,9 @@ import sys
 
 import pandas as pd
 
-from conftest import needs_glue, run_stage, small_params, stage_env, write_params
+from conftest import SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
+
+SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 
 MODELS = ("fp32", "int8", "onnx_fp32", "onnx_int8")
 
@@ -56,6 +58,35 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     changed = json.loads(diff)["reports/metrics.json"]
     assert {"fp32.pearson", "int8.pearson", "onnx_int8.spearman"} <= set(changed)
     assert changed["fp32.f1"]["new"] is None  # mrpc's F1 does not carry over
+
+    # Question answering through the same six stages, from a folder in the SQuAD layout.
+    if not SQUAD_FILE.is_file():
+        return
+    squad_dir = write_squad_folder(workspace.parent / "squad_data")
+    dvc(workspace, "exp", "run", "-S", "task=squad", "-S", f"data.dir={squad_dir}",
+        "-S", "qa.max_seq_length=128", "-S", "qa.max_question_length=32", "-S", "qa.doc_stride=32",
+        "-S", "data.max_train_samples=48", "-S", "data.max_eval_samples=24")
+    metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
+    for name in MODELS:
+        assert {"exact", "f1", "main", "size_mb"} <= set(metrics[name])
+        assert metrics[name]["main"] == metrics[name]["f1"]
+    parity = abs(metrics["onnx_int8"]["f1"] - metrics["int8"]["f1"])
+    assert parity <= 5.0
+    import onnx
+    outputs = [o.name for o in onnx.load(workspace / "models" / "onnx" / "int8.onnx").graph.output]
+    assert outputs == ["start_logits", "end_logits"]
+    changed = json.loads(dvc(workspace, "metrics", "diff", "--json").stdout)["reports/metrics.json"]
+    assert changed["fp32.exact"]["old"] is None and changed["fp32.exact"]["new"] is not None
+    assert changed["fp32.accuracy"]["new"] is None  # the classification baseline's figure
+
+
+def write_squad_folder(folder):
+    """train-v1.1.json (four articles) and dev-v1.1.json (the fifth) from the shared subset."""
+    articles = json.loads(SQUAD_FILE.read_text())["data"]
+    folder.mkdir()
+    for name, part in (("train-v1.1.json", articles[:4]), ("dev-v1.1.json", articles[4:])):
+        (folder / name).write_text(json.dumps({"version": "1.1", "data": part}))
+    return folder
 
 
 @needs_glue

@@ -7,13 +7,13 @@ import pandas as pd
 import torch
 
 
-def latency_batch(tokenizer, frame, task, batch_size: int, seq_length: int) -> dict:
-    """The first `batch_size` evaluation texts, padded to exactly `seq_length` tokens
-    (for question answering, the first window of each context)."""
+def latency_batch(tokenizer, frame, batch_size: int, seq_length: int) -> dict:
+    """The first `batch_size` evaluation texts (question answering: question and context),
+    cut or padded to exactly `seq_length` tokens: only the shape matters for timing."""
     repeats = -(-batch_size // len(frame))  # a tiny evaluation split is repeated
     rows = pd.concat([frame] * repeats).iloc[:batch_size]
     texts_b = rows["text_b"].tolist() if rows["text_b"].notna().any() else None
-    return dict(tokenizer(rows["text_a"].tolist(), texts_b, truncation=task.truncation,
+    return dict(tokenizer(rows["text_a"].tolist(), texts_b, truncation=True,
                           padding="max_length", max_length=seq_length, return_tensors="pt"))
 
 

