@@ -192,7 +192,8 @@ def xnli_eval_row(language, label, premise, hypothesis):
 def write_xnli(root, languages=("en", "zh")):
     for language in languages:
         write_tsv(root / "XNLI-MT-1.0" / "multinli" / f"multinli.train.{language}.tsv",
-                  [["premise", "hypo", "label"], [f"{language} p1", f"{language} h1", "contradictory"],
+                  [["premise", "hypo", "label"],
+                   [f"{language} p1", f"{language} h1", "contradictory"],
                    [f"{language} p2", f"{language} h2", "entailment"],
                    [f"{language} p3 \"quoted", f"{language} h3", "neutral"]])
     for split in ("dev", "test"):

@@ -48,9 +48,9 @@ def test_int8_onnx_is_standard_qdq_and_matches_pytorch(quantized, tmp_path):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert not any(node.domain == "org.openvinotoolkit" for node in onnx.load(str(path)).graph.node)
     sess = onnx_io.session(path, threads=1)
-    onnx_logits = np.stack(onnx_io.predict(sess, modeling.make_loader(items, tokenizer, 8))["logits"])
-    torch_logits = np.stack(
-        modeling.predict(qmodel, modeling.make_loader(items, tokenizer, 8), "cpu")["logits"])
+    loader = modeling.make_loader(items, tokenizer, 8)
+    onnx_logits = np.stack(onnx_io.predict(sess, loader)["logits"])
+    torch_logits = np.stack(modeling.predict(qmodel, loader, "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05
     assert (onnx_logits.argmax(-1) == torch_logits.argmax(-1)).mean() >= 0.9
 

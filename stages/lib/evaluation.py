@@ -24,6 +24,7 @@ def evaluation_inputs(params: dict, task, tokenizer, data_dir: Path) -> tuple:
     """(settings, evaluation splits, the fixed batch that latency is timed on)."""
     settings, latency = input_settings(params, task), params["latency"]
     splits = eval_splits(data_dir, task, tokenizer, settings, params["evaluate"]["batch_size"])
-    timing_batch = latency_batch(tokenizer, splits[task.eval_splits[0]].frame,
-                                 latency["batch_size"], latency["seq_length"] or settings.max_length)
+    first_split = splits[task.eval_splits[0]].frame
+    timing_batch = latency_batch(tokenizer, first_split, latency["batch_size"],
+                                 latency["seq_length"] or settings.max_length)
     return settings, splits, timing_batch

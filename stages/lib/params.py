@@ -89,9 +89,9 @@ def _validate_local_data(data: dict, task) -> None:
     for key in ("train_file", "validation_file", "validation_articles"):
         _require({"data": data}, f"data.{key}")
     held_out = data["validation_articles"]
-    if held_out is not None and not (
-            (isinstance(held_out, int) and not isinstance(held_out, bool) and held_out > 0)
-            or (isinstance(held_out, list) and held_out and all(isinstance(t, str) for t in held_out))):
+    count = isinstance(held_out, int) and not isinstance(held_out, bool) and held_out > 0
+    titles = isinstance(held_out, list) and held_out and all(isinstance(t, str) for t in held_out)
+    if held_out is not None and not (count or titles):
         raise PipelineError("`data.validation_articles` must be null, a positive count or a list "
                             f"of article titles, got {held_out!r}")
     if data["source"] != "local":

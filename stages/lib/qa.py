@@ -3,9 +3,10 @@ windows' start/end logits turned back into one answer per question.
 
 Both halves follow the reference `run_qa.py` of transformers (the NNCF patch's SQuAD script):
 windows of `max_seq_length` tokens that overlap by `doc_stride`, question first (at most
-`max_question_length` tokens, as in the original BERT script) and only the context truncated; n-best start/end search with a maximum answer length, the answer text cut
-from the original context through the offset mapping, the best window winning per question,
-and for SQuAD 2.0 the null answer when its score beats the best span by the threshold.
+`max_question_length` tokens, as in the original BERT script) and only the context truncated;
+n-best start/end search with a maximum answer length, the answer text cut from the original
+context through the offset mapping, the best window winning per question, and for SQuAD 2.0
+the null answer when its score beats the best span by the threshold.
 """
 from dataclasses import dataclass
 
