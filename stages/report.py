@@ -2,16 +2,19 @@
 
 Outputs: reports/metrics.json (accuracy and size, for `dvc metrics diff`),
 reports/latency.json (timings, kept apart because they vary from run to run),
-reports/results.{md,csv}, and the pictures reports/comparison.png and reports/curves.png.
+reports/results.{md,csv} (with every published reference for the task, and the
+`report.max_drop` verdict), and the pictures reports/{comparison,curves,references}.png.
 """
 from pathlib import Path
 
-from stages.lib.charts import plot_comparison, plot_curves
+from stages.lib.charts import plot_comparison, plot_curves, plot_references
 from stages.lib.data import check_prepared_task
-from stages.lib.errors import run_stage
+from stages.lib.errors import PipelineError, run_stage
 from stages.lib.outputs import read_json, write_json, write_text
 from stages.lib.params import load_params
-from stages.lib.results import build_table, metric_columns, split_timings, to_markdown
+from stages.lib.references import compare, load_references, model_notes
+from stages.lib.results import (build_table, criterion_text, mark_criterion, metric_columns,
+                                split_timings, to_markdown)
 from stages.lib.tasks import get_task
 
 DATA_DIR, REPORTS = Path("data/prepared"), Path("reports")
@@ -34,9 +37,31 @@ def table_notes(params: dict, task, timings: dict) -> list:
         "are against FP32 PyTorch",
         "INT8 PyTorch simulates INT8 with NNCF fake-quantize ops, so it is slower than FP32; "
         "the speed comes from the exported model",
+        criterion_text(params["report"]["max_drop"], params["report"]["drop_kind"]),
         f"latency: batch {params['latency']['batch_size']}, {timings['fp32']['threads']} threads, "
         f"{timings['fp32']['device']}, median of {params['latency']['repeats']} runs",
     ]
+
+
+def references_section(comparison, task, our_model: str) -> str:
+    if comparison.empty:
+        return f"\n## Published references\n\nNone for `{task.name}` in data/references.csv.\n"
+    notes = model_notes(comparison, our_model) + [
+        "ours = FP32 PyTorch vs INT8 ONNX Runtime; drop = FP32 - INT8 in points, rel = % of FP32",
+        "published figures are on the official dev sets; see the data note above for ours"]
+    table = comparison.rename(columns=lambda c: c.replace("_pct", "_%"))
+    return "\n## Published references\n\n" + table.to_markdown(index=False, floatfmt=".2f") \
+        + "\n\n" + "".join(f"- {note}\n" for note in notes)
+
+
+def enforce_criterion(table, settings: dict) -> None:
+    failed = table.loc[table["criterion"] == "fail", "model"].tolist()
+    if failed and settings["fail_on_drop"]:
+        raise PipelineError(
+            f"{', '.join(failed)} miss the accuracy criterion: "
+            f"{criterion_text(settings['max_drop'], settings['drop_kind'])}. Nothing was "
+            "written. Train longer (qat.epochs, qat.lr), relax report.max_drop, or set "
+            "report.fail_on_drop: false to keep the results anyway")
 
 
 def main():
@@ -45,16 +70,24 @@ def main():
     check_prepared_task(DATA_DIR, task)
     evaluations = {name: values for path in EVALUATIONS for name, values in read_json(path).items()}
     metrics, timings = split_timings(evaluations)
-    table = build_table(evaluations, metric_columns(metrics["fp32"]))
+    criterion = params["report"]
+    table = mark_criterion(build_table(evaluations, metric_columns(metrics["fp32"])),
+                           criterion["max_drop"], criterion["drop_kind"])
+    comparison = compare(load_references(), task.name, params["model"]["name"], metrics)
+    print(table.to_string(index=False))
+    enforce_criterion(table, criterion)
 
     write_json(REPORTS / "metrics.json", metrics)
     write_json(REPORTS / "latency.json", timings)
     write_text(REPORTS / "results.csv", table.to_csv(index=False))
     write_text(REPORTS / "results.md", to_markdown(
-        table, f"{task.name}: FP32 vs INT8 (QAT, NNCF)", table_notes(params, task, timings)))
+        table, f"{task.name}: FP32 vs INT8 (QAT, NNCF)", table_notes(params, task, timings))
+        + references_section(comparison, task, params["model"]["name"]))
     plot_comparison(table, task.main_metric, REPORTS / "comparison.png")
     plot_curves(REPORTS / "curves", task.main_metric, REPORTS / "curves.png")
-    print(table.to_string(index=False))
+    plot_references(comparison, task.name, REPORTS / "references.png")
+    if not comparison.empty:
+        print(comparison.to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ def small_params(tiny_model: Path, **overrides) -> dict:
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A fresh git + DVC copy of the pipeline; tests write their own params.yaml into it."""
-    for name in ("stages", "dvc.yaml", "params.yaml", ".dvcignore"):
+    for name in ("stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/references.csv"):
         src = REPO / name
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     for cache in tmp_path.rglob("__pycache__"):
         shutil.rmtree(cache)

@@ -6,7 +6,7 @@ import yaml
 
 from conftest import REPO
 
-STAGES = ["download", "finetune", "qat", "evaluate", "export", "report"]
+STAGES = ["download", "finetune", "qat", "evaluate", "export", "report", "package"]
 
 
 def local_imports(path: Path) -> set:

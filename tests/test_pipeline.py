@@ -2,10 +2,11 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
-from conftest import SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
+from conftest import REPO, SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
 
 SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 
@@ -37,7 +38,8 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert all(latency[name]["latency_ms"] > 0 for name in MODELS)
     table = pd.read_csv(workspace / "reports" / "results.csv")
     assert table[["precision", "runtime"]].values.tolist() == [
-        ["FP32", "PyTorch"], ["INT8", "PyTorch"], ["FP32", "ONNX Runtime"], ["INT8", "ONNX Runtime"]]
+        ["FP32", "PyTorch"], ["INT8", "PyTorch"], ["FP32", "ONNX Runtime"],
+        ["INT8", "ONNX Runtime"]]
     assert "| INT8        | ONNX Runtime" in (workspace / "reports" / "results.md").read_text()
     for picture in ("comparison.png", "curves.png"):
         assert (workspace / "reports" / picture).stat().st_size > 10_000
@@ -45,6 +47,7 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert qat_eval["step"].iloc[0] == 0  # the score right after calibration is kept
     for name in ("fp32.onnx", "int8.onnx"):
         assert (workspace / "models" / "onnx" / name).is_file()
+    check_export_folder(workspace)
 
     # Nothing changed: nothing reruns.
     assert "didn't change" in dvc(workspace, "repro").stdout
@@ -58,6 +61,7 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     changed = json.loads(diff)["reports/metrics.json"]
     assert {"fp32.pearson", "int8.pearson", "onnx_int8.spearman"} <= set(changed)
     assert changed["fp32.f1"]["new"] is None  # mrpc's F1 does not carry over
+    check_plots_diff(workspace)
 
     # Question answering through the same six stages, from a folder in the SQuAD layout.
     if not SQUAD_FILE.is_file():
@@ -78,6 +82,47 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     changed = json.loads(dvc(workspace, "metrics", "diff", "--json").stdout)["reports/metrics.json"]
     assert changed["fp32.exact"]["old"] is None and changed["fp32.exact"]["new"] is not None
     assert changed["fp32.accuracy"]["new"] is None  # the classification baseline's figure
+
+    # The summary reads the experiments themselves: one column per task, baseline included.
+    result = subprocess.run([sys.executable, "-m", "stages.summarize"], cwd=workspace,
+                            capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = pd.read_csv(workspace / "reports" / "summary" / "runs.csv")
+    assert sorted(runs["task"]) == ["mrpc", "squad", "stsb"]
+    header = (workspace / "reports" / "summary" / "summary.md").read_text().splitlines()[2]
+    for column in ("mrpc (f1)", "squad (f1)", "stsb (pearson)", "average"):
+        assert column in header
+
+
+def check_export_folder(workspace):
+    """models/export/int8 stands alone: the predict command needs nothing else."""
+    folder = workspace / "models" / "export" / "int8"
+    for name in ("model.onnx", "tokenizer.json", "config.json", "model_info.json", "README.md"):
+        assert (folder / name).is_file(), name
+    card = (folder / "README.md").read_text()
+    metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
+    assert f"`f1` {metrics['onnx_int8']['f1']:.2f} on `validation`" in card
+    assert "python -m stages.predict models/export/int8" in card
+    assert "## Published references" in card and "Q8BERT" in card
+    result = subprocess.run([sys.executable, "-m", "stages.predict", str(folder),
+                             "the cat sat", "a cat was sitting"], cwd=REPO,
+                            capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["label"] in ("0", "1")
+
+
+def check_plots_diff(workspace):
+    """`dvc plots diff` puts the baseline's and the experiment's pictures side by side."""
+    out = workspace.parent / "plots"
+    result = dvc(workspace, "plots", "diff", "HEAD", "--json", "-o", str(out))
+    plots = json.loads(result.stdout)["data"]
+    for picture in ("comparison.png", "curves.png", "references.png"):
+        images = {entry["revisions"][0]: entry["url"] for entry in plots[f"reports/{picture}"]}
+        assert set(images) == {"workspace", "HEAD"}, picture
+    comparison = {rev: Path(url).read_bytes()
+                  for rev, url in ((e["revisions"][0], e["url"])
+                                   for e in plots["reports/comparison.png"])}
+    assert comparison["workspace"] != comparison["HEAD"]  # stsb's figures, not mrpc's
 
 
 def write_squad_folder(folder):

@@ -46,3 +46,58 @@ def plot_curves(curves_dir: Path, metric: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_references(comparison: pd.DataFrame, task: str, path: Path) -> None:
+    """Relative INT8 drop (% of FP32): ours next to every published figure for the task."""
+    fig, ax = plt.subplots(figsize=(10, 0.6 * max(len(comparison), 2) + 1.8))
+    if comparison.empty:
+        ax.text(0.5, 0.5, f"no published reference for {task}", ha="center", va="center")
+        ax.axis("off")
+    else:
+        labels, values, colors = [], [], []
+        for metric, rows in comparison.groupby("metric", sort=False):
+            labels.append(f"ours, ONNX INT8 ({metric})")
+            values.append(rows["our_drop_rel_pct"].iloc[0])
+            colors.append(INT8_COLOR)
+            for row in rows.itertuples():
+                source, method = row.source.split(" (")[0], row.method.split(" (")[0]
+                labels.append(f"{source}: {row.their_model}, {method} ({metric})")
+                values.append(row.their_drop_rel_pct)
+                colors.append(FP32_COLOR)
+        bars = ax.barh(labels, values, color=colors)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=3)
+        ax.margins(x=0.15)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set(xlabel="INT8 drop, % of FP32 (negative: INT8 scored higher)",
+               title=f"{task}: INT8 drop, ours vs published")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_summary(long: pd.DataFrame, path: Path) -> None:
+    """FP32 vs INT8 headline metric per task (mean, with the seed std as error bars)."""
+    columns = list(dict.fromkeys(long["column"]))
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(columns) + 2), 4.5))
+    width = 0.38
+    series = (("fp32", "FP32 (PyTorch)", FP32_COLOR),
+              ("onnx_int8", "INT8 (ONNX Runtime)", INT8_COLOR))
+    for offset, (figure, label, color) in enumerate(series):
+        rows = long[long["figure"] == figure].set_index("column").loc[columns]
+        x = [i + (offset - 0.5) * width for i in range(len(columns))]
+        bars = ax.bar(x, rows["mean"], width, yerr=rows["std"].fillna(0), capsize=4,
+                      color=color, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
+    metrics = long.drop_duplicates("column").set_index("column").loc[columns, "metric"]
+    ax.set_xticks(range(len(columns)), [f"{c}\n({m})" for c, m in zip(columns, metrics)],
+                  fontsize=8)
+    low = long[long["figure"].isin(["fp32", "onnx_int8"])]["mean"].min()
+    ax.set_ylim(max(0.0, low - 15), 100)
+    ax.set(ylabel="headline metric (%)", title="FP32 vs INT8 per task (error bars: std over seeds)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

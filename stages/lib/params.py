@@ -11,6 +11,7 @@ PARAMS_FILE = Path("params.yaml")
 DATA_SOURCES = ("packaged", "hub", "local")
 PRESETS = ("mixed", "performance")
 DEVICES = ("auto", "cpu", "cuda")
+DROP_KINDS = ("relative", "absolute")
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
                   "vi", "zh")
 
@@ -80,6 +81,14 @@ def validate(params: dict) -> None:
         raise PipelineError(f"`qa.doc_stride` ({qa['doc_stride']}) must be smaller than the "
                             f"context room of a window, qa.max_seq_length - "
                             f"qa.max_question_length - 3 = {room}")
+    _choice(params, "report.drop_kind", DROP_KINDS)
+    max_drop = _require(params, "report.max_drop")
+    if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or max_drop < 0:
+        raise PipelineError(f"`report.max_drop` must be a number >= 0 (points, or % of FP32 "
+                            f"with drop_kind: relative), got {max_drop!r}")
+    if not isinstance(_require(params, "report.fail_on_drop"), bool):
+        raise PipelineError("`report.fail_on_drop` must be true or false, got "
+                            f"{params['report']['fail_on_drop']!r}")
     for key in ("xnli.language", "xnli.train_language"):
         _choice(params, key, XNLI_LANGUAGES)
     _validate_local_data(params["data"], task)

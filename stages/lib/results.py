@@ -1,6 +1,8 @@
 """The FP32 vs INT8 results table: one row per model, drops and speedups against FP32 PyTorch."""
 import pandas as pd
 
+from .references import drop, relative_drop
+
 ROWS = {"fp32": ("FP32", "PyTorch"), "int8": ("INT8", "PyTorch"),
         "onnx_fp32": ("FP32", "ONNX Runtime"), "onnx_int8": ("INT8", "ONNX Runtime")}
 BASELINE = "fp32"
@@ -26,18 +28,32 @@ def build_table(evaluations: dict, metric_names: list) -> pd.DataFrame:
     rows = []
     for name, (precision, runtime) in ROWS.items():
         values = evaluations[name]
-        drop = base["main"] - values["main"]
         rows.append({
             "model": name, "precision": precision, "runtime": runtime,
             **{metric: values[metric] for metric in metric_names},
             "main": values["main"],
-            "drop": round(drop, 2),
-            "drop_rel_%": round(100.0 * drop / base["main"], 2) if base["main"] else float("nan"),
+            "drop": round(drop(base["main"], values["main"]), 2),
+            "drop_rel_%": round(relative_drop(base["main"], values["main"]), 2),
             "size_mb": values["size_mb"],
             "latency_ms": values["latency_ms"],
             "speedup": round(base["latency_ms"] / values["latency_ms"], 2),
         })
     return pd.DataFrame(rows)
+
+
+def mark_criterion(table: pd.DataFrame, max_drop: float, kind: str) -> pd.DataFrame:
+    """A `criterion` column: pass / fail for each INT8 row against `report.max_drop`."""
+    column = "drop_rel_%" if kind == "relative" else "drop"
+    verdicts = ["n/a" if pd.isna(drop_) else "pass" if drop_ <= max_drop else "fail"
+                for drop_ in table[column]]
+    return table.assign(criterion=[v if p == "INT8" else "-"
+                                   for v, p in zip(verdicts, table["precision"])])
+
+
+def criterion_text(max_drop: float, kind: str) -> str:
+    unit = "% of FP32" if kind == "relative" else "points"
+    return (f"criterion: INT8 passes when `main` drops by at most {max_drop} {unit} "
+            f"(report.max_drop, {kind})")
 
 
 def to_markdown(table: pd.DataFrame, title: str, notes: list) -> str:

@@ -1,0 +1,101 @@
+"""The model card (README.md) of an export folder: what the model is, how it was made, how
+well and how fast it runs, and how to use it."""
+import pandas as pd
+
+from .modeling import model_source
+from .packaged import PACKAGED_MODELS
+from .tasks import Task
+
+PRECISION = {"fp32": "FP32", "int8": "INT8"}
+
+
+def base_model_text(name: str) -> str:
+    if name in PACKAGED_MODELS:
+        wheel, _ = PACKAGED_MODELS[name]
+        return (f"`{name}`: sentence-transformers/all-MiniLM-L6-v2, read from the PyPI wheel "
+                f"`{wheel.package}=={wheel.version}` (sha256 pinned)")
+    return f"`{name}` ({model_source(name)})"
+
+
+def results_table(metrics: dict, latency: dict, criterion: dict, task: Task) -> str:
+    rows = []
+    for name in ("fp32", "onnx_fp32", "onnx_int8"):
+        rows.append({"model": name, **{m: metrics[name][m] for m in task.metrics},
+                     "size_mb": metrics[name]["size_mb"],
+                     "latency_ms": latency[name]["latency_ms"],
+                     "criterion": criterion.get(name, "-")})
+    return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f")
+
+
+def example_texts(task: Task) -> list:
+    if task.is_qa:
+        return ["Who wrote it?", "It was written by Jane Austen in 1813."]
+    if len(task.text_fields) == 2:
+        return ["A man is playing a guitar.", "A man plays music."]
+    return ["a gripping, beautifully shot film"]
+
+
+def usage(folder: str, task: Task) -> str:
+    texts = example_texts(task)
+    return f"""```bash
+python -m stages.predict {folder} {' '.join(f'"{t}"' for t in texts)}
+python -m stages.predict {folder} --file inputs.tsv  # one example per line, tab-separated
+```
+
+```python
+import onnxruntime as ort
+from transformers import AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{folder}")
+session = ort.InferenceSession("{folder}/model.onnx")
+inputs = tokenizer({', '.join(f'[{t!r}]' for t in texts)}, return_tensors="np")
+feed = {{i.name: inputs[i.name] for i in session.get_inputs()}}
+outputs = session.run(None, feed)  # {', '.join(task.output_names)}
+```"""
+
+
+def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict,
+               metrics: dict, latency: dict, criterion: dict, references: pd.DataFrame) -> str:
+    onnx_name = f"onnx_{name}"
+    m, size = metrics[onnx_name], metrics[onnx_name]["size_mb"]
+    def settings(section):
+        return ", ".join(f"{key} {value}" for key, value in params[section].items())
+    training = f"FP32 fine-tuning: {settings('finetune')}" + (
+        f"\n- quantization-aware training (NNCF): {settings('qat')}" if name == "int8" else "")
+    rows = ", ".join(f"{split} {n}" for split, n in data_info["rows"].items())
+    labels = ", ".join(task.label_names) if task.label_names else task.kind
+    lines = [
+        f"# {task.name} · {PRECISION[name]} · ONNX",
+        "",
+        f"`{task.main_metric}` {m[task.main_metric]:.2f} on `{task.eval_splits[0]}`, "
+        f"{size:.1f} MB, {latency[onnx_name]['latency_ms']:.2f} ms per batch of "
+        f"{params['latency']['batch_size']} ({latency[onnx_name]['threads']} CPU threads, "
+        "ONNX Runtime).",
+        "",
+        "## Model",
+        f"- base model: {base_model_text(params['model']['name'])}",
+        f"- task: `{task.name}` ({task.kind}); outputs: {labels}",
+        f"- precision: {PRECISION[name]}" + (
+            " (QuantizeLinear/DequantizeLinear, INT8 weights; ONNX Runtime runs integer kernels)"
+            if name == "int8" else ""),
+        f"- inputs: {', '.join(task.text_fields)}, at most "
+        f"{params['qa']['max_seq_length'] if task.is_qa else params['data']['max_seq_length']} "
+        "tokens",
+        "",
+        "## Data and training",
+        f"- data: `{params['data']['source']}` ({rows}), seed {params['seed']}",
+        f"- {training}",
+        "",
+        "## Results",
+        results_table(metrics, latency, criterion, task),
+        "",
+        "`fp32` is the PyTorch model every drop is measured against.",
+    ]
+    if not references.empty:
+        lines += ["", "## Published references", references[
+            ["source", "their_model", "method", "metric", "their_fp32", "their_int8",
+             "our_fp32", "our_int8"]].to_markdown(index=False, floatfmt=".2f")]
+    lines += ["", "## Use", usage(folder, task), "",
+              "Files: `model.onnx`, tokenizer files, `config.json`, `model_info.json` (task, "
+              "labels, input limits).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""Many runs in one table: FP32 and INT8 per task (AIMET's GLUE layout, with an average
+column), and mean ± std over seeds where several were run (as Q8BERT reports).
+
+Runs come from `dvc exp show --json`: the committed baselines and the finished experiments.
+Runs that differ only in `seed` (or in settings that cannot change a metric) form one cell.
+"""
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .references import drop, relative_drop
+from .tasks import get_task
+
+METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
+# Params that cannot change a metric, so runs differing only in them are repeats.
+NOT_CONFIG = ("seed", "latency.", "report.", "device")
+ROWS = {"fp32": "FP32 (PyTorch)", "int8": "INT8 (PyTorch, QAT)",
+        "onnx_int8": "INT8 (ONNX Runtime)"}
+DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8)", "drop_rel": "relative drop, % of FP32"}
+
+
+@dataclass
+class Run:
+    name: str
+    params: dict   # flattened: {"qat.lr": 1e-05, ...}
+    metrics: dict  # reports/metrics.json
+
+    @property
+    def task(self) -> str:
+        return self.params["task"]
+
+    @property
+    def seed(self):
+        return self.params.get("seed")
+
+
+def flatten(tree: dict, prefix="") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _run(entry: dict, name: str) -> Run | None:
+    data = entry.get("data") or {}
+    metrics = ((data.get("metrics") or {}).get(METRICS_FILE) or {}).get("data")
+    params = ((data.get("params") or {}).get(PARAMS_FILE) or {}).get("data")
+    if not metrics or not params or "fp32" not in metrics or "onnx_int8" not in metrics:
+        return None
+    return Run(name, flatten(params), metrics)
+
+
+def runs_from_exp_show(entries: list) -> list:
+    """Finished runs, newest first; the workspace and unfinished experiments are left out
+    (a running or queued experiment shows its baseline's metrics), and a run with the same
+    configuration and seed as an earlier one is that run met again (on another commit)."""
+    runs, seen = [], set()
+
+    def keep(run):
+        key = (config_key(run), run.seed) if run else None
+        if run and key not in seen:
+            seen.add(key)
+            runs.append(run)
+
+    for baseline in entries:
+        if baseline.get("rev") == "workspace":
+            continue
+        for experiment in baseline.get("experiments") or []:
+            executor = experiment.get("executor") or {}
+            if executor.get("state") not in (None, "success"):
+                continue
+            for rev in experiment.get("revs") or []:
+                keep(_run(rev, rev.get("name") or rev["rev"][:7]))
+        keep(_run(baseline, baseline.get("name") or baseline["rev"][:7]))
+    return runs
+
+
+def config_key(run: Run) -> tuple:
+    return tuple(sorted((k, json.dumps(v, default=str)) for k, v in run.params.items()
+                        if not k.startswith(NOT_CONFIG)))
+
+
+def group_runs(runs: list) -> dict:
+    """column label -> runs of one configuration. The label is the task, plus the params that
+    tell its configurations apart when a task was run in several."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(config_key(run), []).append(run)
+    by_task = {}
+    for key, members in groups.items():
+        by_task.setdefault(members[0].task, []).append((key, members))
+    labelled = {}
+    for task, configs in by_task.items():
+        settings = [dict(key) for key, _ in configs]
+        names = sorted(set().union(*settings))
+        differing = [k for k in names if len({values.get(k) for values in settings}) > 1]
+        for values, (_, members) in zip(settings, configs):
+            suffix = ", ".join(f"{k}={json.loads(values[k]) if k in values else None}"
+                               for k in differing)
+            labelled[f"{task} ({suffix})" if suffix else task] = members
+    return dict(sorted(labelled.items()))
+
+
+def run_values(run: Run) -> dict:
+    """The headline figures of one run: main per model, and the ONNX INT8 drops."""
+    values = {name: run.metrics[name]["main"] for name in ROWS}
+    values["drop"] = drop(values["fp32"], values["onnx_int8"])
+    values["drop_rel"] = relative_drop(values["fp32"], values["onnx_int8"])
+    return values
+
+
+def mean_std(values) -> tuple:
+    """Mean and sample standard deviation (n - 1); std is nan for a single run."""
+    values = np.asarray(values, dtype=float)
+    std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    return float(values.mean()), std
+
+
+def cell_text(mean: float, std: float) -> str:
+    return f"{mean:.2f}" if np.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def summary_tables(groups: dict) -> tuple:
+    """(table, long): the multi-task table of text cells with an `average` column, and the
+    numbers behind it, one row per column and figure (mean, std, n)."""
+    long = []
+    for label, members in groups.items():
+        per_run = [run_values(run) for run in members]
+        for figure in [*ROWS, *DROP_ROWS]:
+            mean, std = mean_std([values[figure] for values in per_run])
+            long.append({"column": label, "task": members[0].task, "figure": figure,
+                         "metric": get_task(members[0].task).main_metric, "mean": mean,
+                         "std": std, "n": len(members),
+                         "seeds": " ".join(str(run.seed) for run in members)})
+    long = pd.DataFrame(long)
+    table = {}
+    for figure, title in {**ROWS, **DROP_ROWS}.items():
+        rows = long[long["figure"] == figure]
+        table[title] = {**{r.column: cell_text(r.mean, r.std) for r in rows.itertuples()},
+                        "average": f"{rows['mean'].mean():.2f}"}
+    columns = list(groups) + ["average"]
+    table = pd.DataFrame(table).T[columns]
+    table.columns = [f"{c} ({get_task(groups[c][0].task).main_metric})" if c in groups else c
+                     for c in columns]
+    runs_row = {col: f"{len(members)} (seed {', '.join(str(r.seed) for r in members)})"
+                for col, members in zip(table.columns, groups.values())}
+    table.loc["runs"] = {**runs_row, "average": ""}
+    return table, long
+
+
+def published_drops(references: pd.DataFrame, groups: dict) -> pd.DataFrame:
+    """Relative drops (% of FP32) that published work reports for the same tasks and
+    headline metrics, one row per source, model and method."""
+    tasks = {members[0].task: label for label, members in groups.items()}
+    rows = {}
+    for ref in references.itertuples():
+        if ref.task in tasks and ref.metric == get_task(ref.task).main_metric:
+            name = f"{ref.source}: {ref.model}, {ref.method}"
+            rows.setdefault(name, {})[ref.task] = round(relative_drop(ref.fp32, ref.int8), 2)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))

@@ -1,0 +1,62 @@
+"""Stage 7: a self-contained folder per exported model, ready to hand over.
+
+models/export/{fp32,int8}/ each hold model.onnx, the tokenizer, config.json (with the label
+names), model_info.json (task, labels, input limits, for `python -m stages.predict`) and a
+model card (README.md) with the data, params, metrics, size, latency and how to load it.
+"""
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from transformers import AutoConfig, AutoTokenizer
+
+from stages.lib.data import check_prepared_task
+from stages.lib.errors import run_stage
+from stages.lib.features import input_settings
+from stages.lib.model_card import model_card
+from stages.lib.outputs import atomic_dir, read_json, write_json, write_text
+from stages.lib.params import load_params
+from stages.lib.references import compare, load_references
+from stages.lib.serving import INFO_FILE, MODEL_FILE
+from stages.lib.tasks import get_task
+
+DATA_DIR, FP32_DIR, ONNX_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/onnx")
+EXPORT_DIR, REPORTS = Path("models/export"), Path("reports")
+
+
+def model_info(task, params: dict, name: str) -> dict:
+    settings = input_settings(params, task)
+    return {"task": task.name, "kind": task.kind, "precision": name,
+            "text_fields": list(task.text_fields), "labels": task.label_names and
+            list(task.label_names), "outputs": list(task.output_names),
+            "max_length": settings.max_length,
+            "qa": settings.qa.__dict__ if settings.qa else None}
+
+
+def main():
+    params = load_params()
+    task = get_task(params["task"])
+    check_prepared_task(DATA_DIR, task)
+    metrics, latency = read_json(REPORTS / "metrics.json"), read_json(REPORTS / "latency.json")
+    table = pd.read_csv(REPORTS / "results.csv")
+    criterion = dict(zip(table["model"], table["criterion"]))
+    references = compare(load_references(), task.name, params["model"]["name"], metrics)
+    tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
+    config = AutoConfig.from_pretrained(FP32_DIR)
+
+    with atomic_dir(EXPORT_DIR) as scratch:
+        for name in ("fp32", "int8"):
+            folder = scratch / name
+            folder.mkdir()
+            shutil.copy2(ONNX_DIR / f"{name}.onnx", folder / MODEL_FILE)
+            tokenizer.save_pretrained(folder)
+            config.save_pretrained(folder)
+            write_json(folder / INFO_FILE, model_info(task, params, name))
+            write_text(folder / "README.md", model_card(
+                name, str(EXPORT_DIR / name), params, task, read_json(DATA_DIR / "task.json"),
+                metrics, latency, criterion, references))
+    print(f"wrote {EXPORT_DIR}/fp32 and {EXPORT_DIR}/int8")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,141 @@
+"""The summary over DVC experiments: which runs count, the table maths, the published drops."""
+import json
+import math
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, stage_env
+from stages.lib.references import load_references
+from stages.lib.summary import (group_runs, mean_std, published_drops, runs_from_exp_show,
+                                summary_tables)
+
+BASE_PARAMS = {"task": "mrpc", "seed": 42, "device": "auto", "data": {"max_seq_length": 128},
+               "qat": {"lr": 1e-05}, "latency": {"repeats": 30}}
+
+
+def params(**changes):
+    tree = json.loads(json.dumps(BASE_PARAMS))
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return tree
+
+
+def metrics(fp32, int8, onnx_int8=None):
+    onnx_int8 = int8 if onnx_int8 is None else onnx_int8
+    return {"fp32": {"main": fp32}, "int8": {"main": int8}, "onnx_fp32": {"main": fp32},
+            "onnx_int8": {"main": onnx_int8}}
+
+
+def entry(name, rev, run_params, run_metrics, state=None):
+    """One record as `dvc exp show --json` gives it."""
+    record = {"rev": rev, "name": name, "data": {
+        "rev": rev, "params": {"params.yaml": {"data": run_params}},
+        "metrics": {"reports/metrics.json": {"data": run_metrics}}}}
+    return {"revs": [record], "executor": state and {"state": state}}, record
+
+
+def exp_show(baseline_metrics, *experiments):
+    _, baseline = entry("main", "b" * 40, params(task="stsb"), baseline_metrics)
+    baseline["experiments"] = [entry(*exp)[0] for exp in experiments]
+    workspace = {"rev": "workspace", "name": None, "data": baseline["data"], "experiments": None}
+    return [workspace, baseline]
+
+
+def seeds_exp_show():
+    return exp_show(
+        metrics(85.0, 84.0),
+        ("mrpc-s42", "1" * 40, params(seed=42), metrics(88.0, 87.0)),
+        ("mrpc-s43", "2" * 40, params(seed=43), metrics(90.0, 88.0)),
+        ("mrpc-s44", "3" * 40, params(seed=44), metrics(89.0, 89.0)),
+        ("running", "4" * 40, params(seed=45), metrics(85.0, 84.0), "running"),
+        ("queued", "5" * 40, params(seed=46), metrics(85.0, 84.0), "queued"),
+        ("failed", "6" * 40, params(seed=47), metrics(85.0, 84.0), "failed"),
+        # mrpc-s42 again, on another commit whose params.yaml gained a latency setting
+        ("again", "7" * 40, params(seed=42, **{"latency.repeats": 5}), metrics(88.0, 87.0)),
+        ("no-metrics", "8" * 40, params(seed=48), {}),
+    )
+
+
+def test_only_finished_runs_count_and_each_once():
+    runs = runs_from_exp_show(seeds_exp_show())
+    assert [run.name for run in runs] == ["mrpc-s42", "mrpc-s43", "mrpc-s44", "main"]
+    assert [run.task for run in runs] == ["mrpc"] * 3 + ["stsb"]
+
+
+def test_seeds_give_mean_and_sample_std_and_the_average_spans_tasks_with_other_metrics():
+    groups = group_runs(runs_from_exp_show(seeds_exp_show()))
+    assert list(groups) == ["mrpc", "stsb"]  # latency/seed differences do not split a cell
+    table, long = summary_tables(groups)
+
+    fp32 = long[(long["column"] == "mrpc") & (long["figure"] == "fp32")].iloc[0]
+    assert (fp32["mean"], fp32["std"], fp32["n"]) == (89.0, 1.0, 3)  # 88, 90, 89
+    drop = long[(long["column"] == "mrpc") & (long["figure"] == "drop")].iloc[0]
+    # drops per seed 1, 2, 0: the std is of the drops, not of the difference of the means
+    assert (drop["mean"], drop["std"]) == (1.0, 1.0)
+    rel = long[(long["column"] == "mrpc") & (long["figure"] == "drop_rel")].iloc[0]
+    assert rel["mean"] == pytest.approx((100 / 88 + 200 / 90 + 0) / 3)
+
+    assert list(table.columns) == ["mrpc (f1)", "stsb (pearson)", "average"]
+    assert table.loc["FP32 (PyTorch)", "mrpc (f1)"] == "89.00 ± 1.00"
+    assert table.loc["FP32 (PyTorch)", "stsb (pearson)"] == "85.00"  # one run: no ± shown
+    assert table.loc["FP32 (PyTorch)", "average"] == "87.00"  # (89 + 85) / 2
+    assert table.loc["INT8 (ONNX Runtime)", "average"] == "86.00"  # (88 + 84) / 2
+    assert table.loc["runs", "mrpc (f1)"] == "3 (seed 42, 43, 44)"
+
+
+def test_mean_std_of_one_value_has_no_spread():
+    mean, std = mean_std([70.5])
+    assert mean == 70.5 and math.isnan(std)
+    assert mean_std([1, 2, 3, 4]) == (2.5, pytest.approx(1.2909944))
+
+
+def test_a_task_run_with_other_settings_gets_a_column_of_its_own():
+    runs = runs_from_exp_show(exp_show(
+        metrics(85.0, 84.0),
+        ("a", "1" * 40, params(), metrics(88.0, 87.0)),
+        ("b", "2" * 40, params(**{"qat.lr": 2e-05}), metrics(88.0, 86.0)),
+        ("c", "3" * 40, params(seed=7, **{"qat.lr": 2e-05}), metrics(87.0, 86.0))))
+    groups = group_runs(runs)
+    assert {label: len(members) for label, members in groups.items()} == {
+        "mrpc (qat.lr=1e-05)": 1, "mrpc (qat.lr=2e-05)": 2, "stsb": 1}
+
+
+def test_published_drops_are_matched_on_the_tasks_headline_metric():
+    groups = group_runs(runs_from_exp_show(seeds_exp_show()))
+    published = published_drops(load_references(REPO / "data" / "references.csv"), groups)
+    q8bert = published.loc["Q8BERT (Zafrir et al. 2019): bert-base-uncased, "
+                           "QAT (symmetric linear 8-bit)"]
+    assert q8bert["mrpc"] == 0.49 and q8bert["stsb"] == 0.65  # F1 and Pearson, Table 1
+    aimet = published.loc["AIMET model zoo: distilbert-base-uncased, W8A8 (AIMET)"]
+    assert aimet["mrpc"] == pytest.approx(-1.06) and aimet["stsb"] == pytest.approx(0.41)
+    assert not any("accuracy" in name for name in published.index)
+    assert all("glue" not in name for name in published.columns)
+
+
+def test_the_command_writes_the_table_files_and_picture(tmp_path):
+    saved = tmp_path / "exp_show.json"
+    saved.write_text(json.dumps(seeds_exp_show()))
+    out = tmp_path / "summary"
+    result = subprocess.run([sys.executable, "-m", "stages.summarize", "--input", saved,
+                             "--out", out, "--exp", "mrpc-*"], cwd=REPO, capture_output=True,
+                            text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr
+    text = (out / "summary.md").read_text()
+    assert "| FP32 (PyTorch)           | 89.00 ± 1.00" in text
+    assert "stsb" not in text.split("## Relative drop")[0]  # --exp kept only the mrpc runs
+    assert pd.read_csv(out / "runs.csv")["name"].tolist() == ["mrpc-s42", "mrpc-s43", "mrpc-s44"]
+    assert (out / "summary.png").stat().st_size > 10_000
+
+    result = subprocess.run([sys.executable, "-m", "stages.summarize", "--input", saved,
+                             "--out", tmp_path / "none", "--exp", "nothing-*"], cwd=REPO,
+                            capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 2
+    assert "no finished run with reports/metrics.json to summarize" in result.stderr
+    assert not (tmp_path / "none").exists()
