@@ -1,7 +1,9 @@
 """One table over many runs (not a DVC stage: it reads the DVC experiments themselves).
 
     python -m stages.summarize                 # baselines + finished experiments of HEAD
-    python -m stages.summarize --all-commits   # ... of every commit
+    python -m stages.summarize --rev COMMIT    # ... of that commit (repeatable)
+    python -m stages.summarize --all-commits   # ... of every commit; a params.yaml that
+                                               # gained keys makes its runs a new column
     python -m stages.summarize --exp 'mrpc-*' --exp sst2-s42   # only these experiments
 
 Writes reports/summary/{summary.md, summary.csv, runs.csv, summary.png}: rows FP32 / INT8,
@@ -30,6 +32,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-A", "--all-commits", action="store_true",
                         help="read the experiments of every commit, not only HEAD's")
+    parser.add_argument("--rev", action="append", default=[],
+                        help="read the experiments of this commit (repeatable; default HEAD)")
     parser.add_argument("--exp", action="append", default=[],
                         help="keep only runs whose name matches (glob; repeatable)")
     parser.add_argument("--input", help="a saved `dvc exp show --json` output to read instead")
@@ -37,20 +41,22 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def exp_show(all_commits: bool) -> list:
+def exp_show(all_commits: bool, revs: list) -> list:
     command = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
-    result = subprocess.run(command + (["--all-commits"] if all_commits else []),
-                            capture_output=True, text=True)
+    command += ["--all-commits"] if all_commits else [f"--rev={rev}" for rev in revs]
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise PipelineError(f"`dvc exp show --json` failed; run this from the repository "
                             f"root:\n{result.stderr.strip()[-1000:]}")
     return json.loads(result.stdout)
 
 
-def runs_table(runs: list) -> pd.DataFrame:
-    return pd.DataFrame([{"name": run.name, "task": run.task, "seed": run.seed,
-                          **{k: round(v, 4) for k, v in run_values(run).items()}}
-                         for run in runs])
+def runs_table(groups: dict, with_params=False) -> pd.DataFrame:
+    """One row per run: which column it fed, its figures, and (for the CSV) all its params."""
+    return pd.DataFrame([{"name": run.name, "column": label, "seed": run.seed,
+                          **{k: round(v, 4) for k, v in run_values(run).items()},
+                          **(run.params if with_params else {})}
+                         for label, members in groups.items() for run in members])
 
 
 def to_markdown(table: pd.DataFrame, published: pd.DataFrame, runs: pd.DataFrame) -> str:
@@ -72,7 +78,7 @@ def to_markdown(table: pd.DataFrame, published: pd.DataFrame, runs: pd.DataFrame
 def main(argv=None):
     args = parse_args(argv)
     entries = json.loads(Path(args.input).read_text()) if args.input else \
-        exp_show(args.all_commits)
+        exp_show(args.all_commits, args.rev)
     runs = runs_from_exp_show(entries)
     if args.exp:
         runs = [r for r in runs if any(fnmatch.fnmatch(r.name, p) for p in args.exp)]
@@ -82,12 +88,12 @@ def main(argv=None):
     groups = group_runs(runs)
     table, long = summary_tables(groups)
     published = published_drops(load_references(), groups)
-    runs_frame = runs_table(runs)
+    runs_frame = runs_table(groups)
 
     out = Path(args.out)
     write_text(out / "summary.md", to_markdown(table, published, runs_frame))
     write_text(out / "summary.csv", long.to_csv(index=False))
-    write_text(out / "runs.csv", runs_frame.to_csv(index=False))
+    write_text(out / "runs.csv", runs_table(groups, with_params=True).to_csv(index=False))
     plot_summary(long, out / "summary.png")
     print(table.to_markdown(disable_numparse=True))
     print(f"\nwrote {out}/summary.md, summary.csv, runs.csv, summary.png")

@@ -106,6 +106,17 @@ def test_a_task_run_with_other_settings_gets_a_column_of_its_own():
     assert {label: len(members) for label, members in groups.items()} == {
         "mrpc (qat.lr=1e-05)": 1, "mrpc (qat.lr=2e-05)": 2, "stsb": 1}
 
+    many = runs_from_exp_show(exp_show(
+        metrics(85.0, 84.0),
+        ("a", "1" * 40, params(), metrics(88.0, 87.0)),
+        ("b", "2" * 40, params(**{"qat.lr": 2e-05, "data.max_seq_length": 64, "task": "mrpc",
+                                  "device": "cpu"}), metrics(88.0, 86.0)),
+        ("c", "3" * 40, {**params(), "finetune": {"epochs": 3}}, metrics(87.0, 86.0))))
+    assert set(group_runs(many)) == {  # at most two params named; runs.csv has them all
+        "mrpc (data.max_seq_length=128, finetune.epochs=None, +1 more: config 1)",
+        "mrpc (data.max_seq_length=64, finetune.epochs=None, +1 more: config 2)",
+        "mrpc (data.max_seq_length=128, finetune.epochs=3, +1 more: config 3)", "stsb"}
+
 
 def test_published_drops_are_matched_on_the_tasks_headline_metric():
     groups = group_runs(runs_from_exp_show(seeds_exp_show()))
@@ -130,7 +141,9 @@ def test_the_command_writes_the_table_files_and_picture(tmp_path):
     text = (out / "summary.md").read_text()
     assert "| FP32 (PyTorch)           | 89.00 ± 1.00" in text
     assert "stsb" not in text.split("## Relative drop")[0]  # --exp kept only the mrpc runs
-    assert pd.read_csv(out / "runs.csv")["name"].tolist() == ["mrpc-s42", "mrpc-s43", "mrpc-s44"]
+    runs = pd.read_csv(out / "runs.csv")
+    assert runs["name"].tolist() == ["mrpc-s42", "mrpc-s43", "mrpc-s44"]
+    assert runs["qat.lr"].tolist() == [1e-05] * 3 and runs["column"].tolist() == ["mrpc"] * 3
     assert (out / "summary.png").stat().st_size > 10_000
 
     result = subprocess.run([sys.executable, "-m", "stages.summarize", "--input", saved,

@@ -28,7 +28,8 @@ def _require(params, dotted):
     node = params
     for key in dotted.split("."):
         if not isinstance(node, dict) or key not in node:
-            raise PipelineError(f"params.yaml lacks `{dotted}`; add it (see README, params reference)")
+            raise PipelineError(f"params.yaml lacks `{dotted}`; add it "
+                                "(see README, params reference)")
         node = node[key]
     return node
 

@@ -18,6 +18,7 @@ METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
 NOT_CONFIG = ("seed", "latency.", "report.", "device")
 ROWS = {"fp32": "FP32 (PyTorch)", "int8": "INT8 (PyTorch, QAT)",
         "onnx_int8": "INT8 (ONNX Runtime)"}
+MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
 DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8)", "drop_rel": "relative drop, % of FP32"}
 
 
@@ -99,9 +100,11 @@ def group_runs(runs: list) -> dict:
         settings = [dict(key) for key, _ in configs]
         names = sorted(set().union(*settings))
         differing = [k for k in names if len({values.get(k) for values in settings}) > 1]
-        for values, (_, members) in zip(settings, configs):
-            suffix = ", ".join(f"{k}={json.loads(values[k]) if k in values else None}"
-                               for k in differing)
+        for number, (values, (_, members)) in enumerate(zip(settings, configs), 1):
+            shown = [f"{k}={json.loads(values[k]) if k in values else None}"
+                     for k in differing[:MAX_LABEL_PARAMS]]
+            more = len(differing) - MAX_LABEL_PARAMS
+            suffix = ", ".join(shown) + (f", +{more} more: config {number}" if more > 0 else "")
             labelled[f"{task} ({suffix})" if suffix else task] = members
     return dict(sorted(labelled.items()))
 
