@@ -68,8 +68,9 @@ def to_markdown(table: pd.DataFrame, published: pd.DataFrame, runs: pd.DataFrame
              "- drop = FP32 (PyTorch) - INT8 (ONNX Runtime), in points; positive = INT8 lost",
              ""]
     if not published.empty:
-        parts += ["## Relative drop (% of FP32) that published work reports for these tasks",
-                  "", published.to_markdown(floatfmt=".2f", missingval="–"), "",
+        parts += ["## Relative drop (% of FP32): ours beside what published work reports for these tasks",
+                  "", published.astype(object).where(published.notna(), None).to_markdown(
+                      floatfmt=".2f", missingval="–"), "",
                   "Their models differ from ours; compare drops, not scores.", ""]
     parts += ["## Runs", "", runs.to_markdown(index=False, floatfmt=".2f"), ""]
     return "\n".join(parts)
@@ -87,7 +88,7 @@ def main(argv=None):
                             "`dvc repro` or `dvc exp run` first (or check --exp)")
     groups = group_runs(runs)
     table, long = summary_tables(groups)
-    published = published_drops(load_references(), groups)
+    published = published_drops(load_references(), groups, long)
     runs_frame = runs_table(groups)
 
     out = Path(args.out)

@@ -97,7 +97,7 @@ def plot_summary(long: pd.DataFrame, path: Path) -> None:
     low = long[long["figure"].isin(["fp32", "onnx_int8"])]["mean"].min()
     ax.set_ylim(max(0.0, low - 15), 100)
     ax.set(ylabel="headline metric (%)", title="FP32 vs INT8 per task (error bars: std over seeds)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", ncols=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -18,6 +18,7 @@ METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
 NOT_CONFIG = ("seed", "latency.", "report.", "device")
 ROWS = {"fp32": "FP32 (PyTorch)", "int8": "INT8 (PyTorch, QAT)",
         "onnx_int8": "INT8 (ONNX Runtime)"}
+OURS = "ours: INT8 (ONNX Runtime), mean over the runs above"
 MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
 DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8)", "drop_rel": "relative drop, % of FP32"}
 
@@ -156,13 +157,16 @@ def summary_tables(groups: dict) -> tuple:
     return table, long
 
 
-def published_drops(references: pd.DataFrame, groups: dict) -> pd.DataFrame:
+def published_drops(references: pd.DataFrame, groups: dict, long: pd.DataFrame) -> pd.DataFrame:
     """Relative drops (% of FP32) that published work reports for the same tasks and
-    headline metrics, one row per source, model and method."""
+    headline metrics, one row per source, model and method, under our own (mean) drop."""
     tasks = {members[0].task: label for label, members in groups.items()}
-    rows = {}
+    ours = long[(long["figure"] == "drop_rel") & long["column"].isin(tasks)]
+    rows = {OURS: {r.task: round(r.mean, 2) for r in ours.itertuples() if r.column == r.task}}
     for ref in references.itertuples():
         if ref.task in tasks and ref.metric == get_task(ref.task).main_metric:
             name = f"{ref.source}: {ref.model}, {ref.method}"
             rows.setdefault(name, {})[ref.task] = round(relative_drop(ref.fp32, ref.int8), 2)
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))
+    published = table.drop(index=OURS).dropna(axis=1, how="all")  # tasks nobody published
+    return table.loc[:, published.columns] if len(published) else published
