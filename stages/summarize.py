@@ -68,7 +68,7 @@ def to_markdown(table: pd.DataFrame, published: pd.DataFrame, runs: pd.DataFrame
              "- drop = FP32 (PyTorch) - INT8 (ONNX Runtime), in points; positive = INT8 lost",
              ""]
     if not published.empty:
-        parts += ["## Relative drop (% of FP32): ours beside what published work reports for these tasks",
+        parts += ["## Relative drop (% of FP32): ours beside the published ones",
                   "", published.astype(object).where(published.notna(), None).to_markdown(
                       floatfmt=".2f", missingval="–"), "",
                   "Their models differ from ours; compare drops, not scores.", ""]
