@@ -106,7 +106,8 @@ def group_runs(runs: list) -> dict:
                      for k in differing[:MAX_LABEL_PARAMS]]
             more = len(differing) - MAX_LABEL_PARAMS
             suffix = ", ".join(shown) + (f", +{more} more: config {number}" if more > 0 else "")
-            labelled[f"{task} ({suffix})" if suffix else task] = members
+            labelled[f"{task} ({suffix})" if suffix else task] = sorted(
+                members, key=lambda run: (str(type(run.seed)), run.seed))
     return dict(sorted(labelled.items()))
 
 
