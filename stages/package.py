@@ -38,6 +38,7 @@ def main():
     task = get_task(params["task"])
     check_prepared_task(DATA_DIR, task)
     metrics, latency = read_json(REPORTS / "metrics.json"), read_json(REPORTS / "latency.json")
+    data_info = read_json(DATA_DIR / "task.json")
     table = pd.read_csv(REPORTS / "results.csv")
     criterion = dict(zip(table["model"], table["criterion"]))
     references = compare(load_references(), task.name, params["model"]["name"], metrics)
@@ -53,8 +54,8 @@ def main():
             config.save_pretrained(folder)
             write_json(folder / INFO_FILE, model_info(task, params, name))
             write_text(folder / "README.md", model_card(
-                name, str(EXPORT_DIR / name), params, task, read_json(DATA_DIR / "task.json"),
-                metrics, latency, criterion, references))
+                name, str(EXPORT_DIR / name), params, task, data_info, metrics, latency,
+                criterion, references))
     print(f"wrote {EXPORT_DIR}/fp32 and {EXPORT_DIR}/int8")
 
 

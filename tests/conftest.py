@@ -35,13 +35,18 @@ def small_params(tiny_model: Path, **overrides) -> dict:
     params["qat"].update(epochs=1, batch_size=16, subset_size=16, log_every=2)
     params["latency"].update(repeats=3, warmup=1)
     params["export"]["parity_tolerance"] = 5.0  # 64 examples: one flipped prediction is 1.6 points
-    for dotted, value in overrides.items():
+    return set_dotted(params, overrides)
+
+
+def set_dotted(tree: dict, values: dict) -> dict:
+    """Set {"qat.lr": 1e-5, ...} inside a nested params dict, as `dvc exp run -S` does."""
+    for dotted, value in values.items():
         *parents, leaf = dotted.split(".")
-        node = params
+        node = tree
         for key in parents:
             node = node[key]
         node[leaf] = value
-    return params
+    return tree
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO, stage_env
+from conftest import REPO, set_dotted, stage_env
 from stages.lib.references import load_references
 from stages.lib.summary import (group_runs, mean_std, published_drops, runs_from_exp_show,
                                 summary_tables)
@@ -17,14 +17,7 @@ BASE_PARAMS = {"task": "mrpc", "seed": 42, "device": "auto", "data": {"max_seq_l
 
 
 def params(**changes):
-    tree = json.loads(json.dumps(BASE_PARAMS))
-    for dotted, value in changes.items():
-        *parents, leaf = dotted.split(".")
-        node = tree
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return tree
+    return set_dotted(json.loads(json.dumps(BASE_PARAMS)), changes)
 
 
 def metrics(fp32, int8, onnx_int8=None):
