@@ -2,6 +2,7 @@
 well and how fast it runs, and how to use it."""
 import pandas as pd
 
+from .features import input_settings
 from .modeling import model_source
 from .packaged import PACKAGED_MODELS
 from .tasks import Task
@@ -79,8 +80,7 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
             " (QuantizeLinear/DequantizeLinear, INT8 weights; ONNX Runtime runs integer kernels)"
             if name == "int8" else ""),
         f"- inputs: {', '.join(task.text_fields)}, at most "
-        f"{params['qa']['max_seq_length'] if task.is_qa else params['data']['max_seq_length']} "
-        "tokens",
+        f"{input_settings(params, task).max_length} tokens",
         "",
         "## Data and training",
         f"- data: `{params['data']['source']}` ({rows}), seed {params['seed']}",

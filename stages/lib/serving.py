@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 from transformers import AutoTokenizer
 
 from . import onnx_io
@@ -78,8 +79,7 @@ class ExportedModel:
         logits = np.stack(outputs["logits"])
         if self.task.is_regression:
             return [{"score": round(float(value), 4)} for value in logits[:, 0]]
-        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        probabilities = softmax(logits, axis=1)
         labels = self.task.label_names
         return [{"label": labels[int(row.argmax())],
                  "probabilities": {name: round(float(p), 4) for name, p in zip(labels, row)}}
