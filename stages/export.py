@@ -1,17 +1,18 @@
-"""Stage 5: export FP32 and INT8 to ONNX, check them in ONNX Runtime, time them.
+"""Stage export: every model to ONNX, checked and timed in ONNX Runtime.
 
-INT8 leaves as standard QuantizeLinear/DequantizeLinear pairs (NNCF strip, NATIVE format)
-that ONNX Runtime runs with integer kernels, its weights stored as INT8. Each ONNX model is
-scored on the same split as its PyTorch twin; a headline difference above
-`export.parity_tolerance` fails the stage.
-Outputs: models/onnx/{fp32,int8}.onnx and reports/eval/onnx.json.
+NNCF INT8 models (qat, ptq_static) leave as standard QuantizeLinear/DequantizeLinear pairs
+(NNCF strip, NATIVE format) that ONNX Runtime runs with integer kernels, their weights stored
+as INT8; ptq_dynamic is ONNX already. Each ONNX model is scored on the same split as its
+PyTorch twin; a headline difference above `export.parity_tolerance` fails the stage.
+Outputs: models/onnx/{fp32,<method>}.onnx and reports/eval/onnx.json.
 """
+import shutil
 from pathlib import Path
 
 from transformers import AutoTokenizer
 
 from stages.lib import onnx_io
-from stages.lib.benchmark import latency_batch, thread_count, time_onnx
+from stages.lib.benchmark import thread_count, time_onnx
 from stages.lib.data import check_prepared_task, read_split
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.evaluation import evaluation_inputs
@@ -19,7 +20,7 @@ from stages.lib.metrics import score
 from stages.lib.modeling import load_task_model
 from stages.lib.outputs import atomic_dir, read_json, write_json
 from stages.lib.params import load_params
-from stages.lib.quantization import load_quantized, strip_for_export
+from stages.lib.quantization import NNCF_METHODS, load_quantized, strip_for_export
 from stages.lib.sizes import size_mb
 from stages.lib.tasks import get_task
 
@@ -36,32 +37,38 @@ def check_parity(name: str, onnx_main: float, torch_main: float, tolerance: floa
                             f"{tolerance}); the export changed the model, nothing was written")
 
 
+def write_onnx(name: str, task, example: dict, path: Path, opset: int) -> None:
+    if name == "ptq_dynamic":
+        shutil.copy2(INT8_DIR / name / "model.onnx", path)
+        return
+    model = (load_task_model(FP32_DIR, task).eval() if name == "fp32"
+             else strip_for_export(load_quantized(INT8_DIR / name, task), example))
+    onnx_io.export(model, example, path, opset, task.output_names)
+    if name != "fp32":
+        onnx_io.store_weights_as_int8(path)
+
+
 def main():
     params = load_params()
     task, latency = get_task(params["task"]), params["latency"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     settings, splits, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
-    # A short real batch to trace the export with; the axes stay dynamic.
-    example = latency_batch(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), 2, 16)
+    example = onnx_io.trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
     torch_results = read_json(TORCH_RESULTS)
 
-    int8 = load_quantized(INT8_DIR, task)
-    models = {"fp32": load_task_model(FP32_DIR, task).eval(),
-              "int8": strip_for_export(int8, example)}
     results = {}
     with atomic_dir(ONNX_DIR) as scratch:
-        for name, model in models.items():
+        for name in ["fp32", *params["methods"]]:
             path = scratch / f"{name}.onnx"
-            onnx_io.export(model, example, path, params["export"]["opset"], task.output_names)
-            if name == "int8":
-                onnx_io.store_weights_as_int8(path)
+            write_onnx(name, task, example, path, params["export"]["opset"])
             sess = onnx_io.session(path, thread_count(latency["threads"]))
             outputs = {split: onnx_io.predict(sess, data.loader, desc=f"onnx {name} {split}")
                        for split, data in splits.items()}
             metrics = score(outputs, splits, task, settings)
-            check_parity(name, metrics["main"], torch_results[name]["main"],
-                         params["export"]["parity_tolerance"])
+            if name in ("fp32", *NNCF_METHODS):
+                check_parity(name, metrics["main"], torch_results[name]["main"],
+                             params["export"]["parity_tolerance"])
             results[f"onnx_{name}"] = {**metrics, "size_mb": size_mb(path),
                                        **time_onnx(sess, timing_batch, latency)}
             print(f"onnx_{name}: {results[f'onnx_{name}']}")

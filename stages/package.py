@@ -1,6 +1,6 @@
-"""Stage 7: a self-contained folder per exported model, ready to hand over.
+"""Stage package: a self-contained folder per exported model, ready to hand over.
 
-models/export/{fp32,int8}/ each hold model.onnx, the tokenizer, config.json (with the label
+models/export/{fp32,<method>}/ each hold model.onnx, the tokenizer, config.json (with the label
 names), model_info.json (task, labels, input limits, for `python -m stages.predict`) and a
 model card (README.md) with the data, params, metrics, size, latency and how to load it.
 """
@@ -16,17 +16,20 @@ from stages.lib.features import input_settings
 from stages.lib.model_card import model_card
 from stages.lib.outputs import atomic_dir, read_json, write_json, write_text
 from stages.lib.params import load_params
+from stages.lib.quantization import read_record
 from stages.lib.references import compare, load_references
 from stages.lib.serving import INFO_FILE, MODEL_FILE
 from stages.lib.tasks import get_task
 
 DATA_DIR, FP32_DIR, ONNX_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/onnx")
+INT8_DIR = Path("models/int8")
 EXPORT_DIR, REPORTS = Path("models/export"), Path("reports")
 
 
 def model_info(task, params: dict, name: str) -> dict:
     settings = input_settings(params, task)
-    return {"task": task.name, "kind": task.kind, "precision": name,
+    return {"task": task.name, "kind": task.kind, "model": name,
+            "precision": "FP32" if name == "fp32" else "INT8",
             "text_fields": list(task.text_fields), "labels": task.label_names and
             list(task.label_names), "outputs": list(task.output_names),
             "max_length": settings.max_length,
@@ -46,7 +49,7 @@ def main():
     config = AutoConfig.from_pretrained(FP32_DIR)
 
     with atomic_dir(EXPORT_DIR) as scratch:
-        for name in ("fp32", "int8"):
+        for name in ["fp32", *params["methods"]]:
             folder = scratch / name
             folder.mkdir()
             shutil.copy2(ONNX_DIR / f"{name}.onnx", folder / MODEL_FILE)
@@ -55,8 +58,8 @@ def main():
             write_json(folder / INFO_FILE, model_info(task, params, name))
             write_text(folder / "README.md", model_card(
                 name, str(EXPORT_DIR / name), params, task, data_info, metrics, latency,
-                criterion, references))
-    print(f"wrote {EXPORT_DIR}/fp32 and {EXPORT_DIR}/int8")
+                criterion, references, read_record(INT8_DIR / name) if name != "fp32" else None))
+    print(f"wrote {', '.join(str(EXPORT_DIR / n) for n in ['fp32', *params['methods']])}")
 
 
 if __name__ == "__main__":

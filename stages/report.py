@@ -1,7 +1,8 @@
-"""Stage 6: the results table, FP32 next to INT8, PyTorch next to ONNX Runtime.
+"""Stage report: the results table, FP32 next to every INT8 method, PyTorch next to ONNX Runtime.
 
 Outputs: reports/metrics.json (accuracy and size, for `dvc metrics diff`),
-reports/latency.json (timings, kept apart because they vary from run to run),
+reports/latency.json (timings and each method's wall time, kept apart because they vary
+from run to run),
 reports/results.{md,csv} (with every published reference for the task, and the
 `report.max_drop` verdict), and the pictures reports/{comparison,curves,references}.png.
 """
@@ -12,12 +13,13 @@ from stages.lib.data import check_prepared_task
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.outputs import read_json, write_json, write_text
 from stages.lib.params import load_params
+from stages.lib.quantization import read_record
 from stages.lib.references import compare, load_references, model_notes
 from stages.lib.results import (build_table, criterion_text, mark_criterion, metric_columns,
                                 split_timings, to_markdown)
 from stages.lib.tasks import get_task
 
-DATA_DIR, REPORTS = Path("data/prepared"), Path("reports")
+DATA_DIR, REPORTS, INT8_DIR = Path("data/prepared"), Path("reports"), Path("models/int8")
 EVALUATIONS = [REPORTS / "eval" / "pytorch.json", REPORTS / "eval" / "onnx.json"]
 
 
@@ -37,6 +39,8 @@ def table_notes(params: dict, task, timings: dict) -> list:
         "are against FP32 PyTorch",
         "INT8 PyTorch simulates INT8 with NNCF fake-quantize ops, so it is slower than FP32; "
         "the speed comes from the exported model",
+        f"cost: wall time to make the INT8 model from the FP32 one (calibration, training) on "
+        f"{timings['fp32']['device']}; FP32 fine-tuning is shared by all methods",
         criterion_text(params["report"]["max_drop"], params["report"]["drop_kind"]),
         f"latency: batch {params['latency']['batch_size']}, {timings['fp32']['threads']} threads, "
         f"{timings['fp32']['device']}, median of {params['latency']['repeats']} runs",
@@ -70,8 +74,10 @@ def main():
     check_prepared_task(DATA_DIR, task)
     evaluations = {name: values for path in EVALUATIONS for name, values in read_json(path).items()}
     metrics, timings = split_timings(evaluations)
+    records = {method: read_record(INT8_DIR / method) for method in params["methods"]}
+    timings["quantization_wall_s"] = {method: r["wall_s"] for method, r in records.items()}
     criterion = params["report"]
-    table = mark_criterion(build_table(evaluations, metric_columns(metrics["fp32"])),
+    table = mark_criterion(build_table(evaluations, metric_columns(metrics["fp32"]), records),
                            criterion["max_drop"], criterion["drop_kind"])
     comparison = compare(load_references(), task.name, params["model"]["name"], metrics)
     print(table.to_string(index=False))
@@ -81,10 +87,14 @@ def main():
     write_json(REPORTS / "latency.json", timings)
     write_text(REPORTS / "results.csv", table.to_csv(index=False))
     write_text(REPORTS / "results.md", to_markdown(
-        table, f"{task.name}: FP32 vs INT8 (QAT, NNCF)", table_notes(params, task, timings))
+        table, f"{task.name}: FP32 vs INT8 ({', '.join(r['label'] for r in records.values())})",
+        table_notes(params, task, timings))
         + references_section(comparison, task, params["model"]["name"]))
     plot_comparison(table, task.main_metric, REPORTS / "comparison.png")
-    plot_curves(REPORTS / "curves", task.main_metric, REPORTS / "curves.png")
+    curves = [(REPORTS / "curves", "finetune", "FP32 fine-tune")]
+    if "qat" in records:
+        curves.append((INT8_DIR / "qat", "qat", records["qat"]["label"]))
+    plot_curves(curves, task.main_metric, REPORTS / "curves.png")
     plot_references(comparison, task.name, REPORTS / "references.png")
     if not comparison.empty:
         print(comparison.to_string(index=False))

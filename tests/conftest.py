@@ -32,7 +32,8 @@ def small_params(tiny_model: Path, **overrides) -> dict:
     params["data"].update(source="local", dir=str(GLUE_DIR), max_train_samples=128,
                           max_eval_samples=64, max_seq_length=32)
     params["finetune"].update(epochs=1, batch_size=16, log_every=2)
-    params["qat"].update(epochs=1, batch_size=16, subset_size=16, log_every=2)
+    params["qat"].update(epochs=1, batch_size=16, log_every=2)
+    params["quantization"]["subset_size"] = 16
     params["latency"].update(repeats=3, warmup=1)
     params["export"]["parity_tolerance"] = 5.0  # 64 examples: one flipped prediction is 1.6 points
     return set_dotted(params, overrides)

@@ -6,7 +6,22 @@ import yaml
 
 from conftest import REPO
 
-STAGES = ["download", "finetune", "qat", "evaluate", "export", "report", "package"]
+STAGES = ["download", "finetune", "quantize", "evaluate", "export", "report", "package"]
+METHOD_STAGE = "quantize"  # foreach over `methods`: cmd python -m stages.<method>
+
+
+def methods() -> list:
+    return yaml.safe_load((REPO / "params.yaml").read_text())["methods"]
+
+
+def stage_scripts(name: str) -> list:
+    if name == METHOD_STAGE:
+        return [REPO / "stages" / f"{method}.py" for method in methods()]
+    return [REPO / "stages" / f"{name}.py"]
+
+
+def stage_body(stage: dict) -> dict:
+    return stage["do"] if "foreach" in stage else stage
 
 
 def local_imports(path: Path) -> set:
@@ -34,13 +49,26 @@ def test_stage_order_and_code_deps():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert list(stages) == STAGES
     for name in STAGES:
-        deps = set(stages[name]["deps"])
-        missing = local_imports(REPO / "stages" / f"{name}.py") - deps
-        assert not missing, f"stage {name} runs {sorted(missing)} but does not list them in deps"
+        deps = {dep.replace("${item}", method) for dep in stage_body(stages[name])["deps"]
+                for method in methods()}
+        for script in stage_scripts(name):
+            missing = local_imports(script) - deps
+            assert not missing, f"{script.name} runs {sorted(missing)}, not in {name}'s deps"
+
+
+def test_every_method_is_a_stage_with_its_own_params_and_output():
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][METHOD_STAGE]
+    assert stage["foreach"] == "${methods}"
+    assert "${item}" in stage["do"]["params"]
+    assert stage["do"]["outs"] == ["models/int8/${item}"]
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for method in methods():
+        assert (REPO / "stages" / f"{method}.py").is_file() and method in params
 
 
 def test_every_stage_reads_the_task_and_declares_outputs():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
+        stage = stage_body(stage)
         assert "task" in stage["params"], name
         assert stage.get("outs") or stage.get("metrics"), name

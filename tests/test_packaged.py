@@ -59,8 +59,9 @@ def test_real_minilm_int8_onnx_agrees_with_pytorch(minilm, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(minilm)
     frame = data.load_packaged(task)["validation"].iloc[:48]
     items = features.encode(tokenizer, frame, 64, with_labels=False)
-    qmodel = quantization.quantize(modeling.load_task_model(minilm, task), items[:16], tokenizer,
-                                   "mixed", torch.device("cpu"))
+    scheme = quantization.Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
+    qmodel = quantization.quantize(modeling.load_task_model(minilm, task), items, tokenizer,
+                                   scheme, torch.device("cpu"))
     batch = next(iter(modeling.make_loader(items, tokenizer, 4)))
     path = tmp_path / "int8.onnx"
     onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)

@@ -3,7 +3,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, set_dotted
 from stages.lib.errors import PipelineError
 from stages.lib.params import validate
 
@@ -19,7 +19,7 @@ def test_default_params_are_valid():
 @pytest.mark.parametrize("dotted, value, message", [
     ("task", "squad2", "unknown task 'squad2'"),
     ("data.source", "s3", "`data.source` must be one of packaged, hub, local"),
-    ("qat.preset", "fast", "`qat.preset` must be one of mixed, performance"),
+    ("quantization.preset", "fast", "`quantization.preset` must be one of mixed, performance"),
     ("device", "gpu", "`device` must be one of auto, cpu, cuda"),
     ("finetune.lr", -1e-5, "`finetune.lr` must be a positive number"),
     ("finetune.batch_size", 0, "`finetune.batch_size` must be a positive number"),
@@ -50,8 +50,8 @@ def test_local_source_needs_an_existing_data_dir(tmp_path):
 
 def test_a_missing_section_is_named():
     params = default_params()
-    del params["qat"]
-    with pytest.raises(PipelineError, match="lacks `qat.preset`"):
+    del params["quantization"]
+    with pytest.raises(PipelineError, match="lacks `quantization.preset`"):
         validate(params)
 
 
@@ -83,3 +83,31 @@ def test_squad_from_local_files_needs_no_data_dir(tmp_path):
         validate(params)  # nothing to evaluate on yet
     params["data"]["validation_articles"] = 1
     validate(params)
+
+
+@pytest.mark.parametrize("dotted, value, message", [
+    ("methods", [], "`methods` must be a non-empty list without repeats of qat, ptq_static, "
+                    "ptq_dynamic; got []"),
+    ("methods", ["qat", "gptq"], "got ['qat', 'gptq']"),
+    ("methods", ["qat", "qat"], "without repeats"),
+    ("methods", "qat", "`methods` must be a non-empty list"),
+    ("quantization.per_channel", "yes", "`quantization.per_channel` must be true or false"),
+    ("quantization.subset_size", 0, "`quantization.subset_size` must be a positive number"),
+    ("quantization.ignored_scope", "classifier", "`quantization.ignored_scope` must be a list"),
+    ("quantization.ignored_scope", ["bert.(embeddings"], "entry 'bert.(embeddings' is not a "
+                                                         "valid regex"),
+    ("qat.distill.enabled", 1, "`qat.distill.enabled` must be true or false"),
+    ("qat.distill.alpha", 1.5, "`qat.distill.alpha` must be a number in [0, 1]"),
+    ("qat.distill.temperature", 0, "`qat.distill.temperature` must be a positive number"),
+    ("ptq_static.fast_bias_correction", "on", "`ptq_static.fast_bias_correction` must be true"),
+    ("ptq_dynamic.weight_type", "int4", "`ptq_dynamic.weight_type` must be one of int8, uint8"),
+])
+def test_bad_methods_and_scheme_are_refused(dotted, value, message):
+    params = set_dotted(default_params(), {dotted: value})
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        validate(params)
+
+
+def test_any_subset_of_methods_in_any_order_is_valid():
+    for methods in (["ptq_dynamic"], ["ptq_static", "qat"], ["qat", "ptq_static", "ptq_dynamic"]):
+        validate(set_dotted(default_params(), {"methods": methods}))

@@ -10,7 +10,8 @@ from conftest import REPO, SHARED_DATA, needs_glue, run_stage, small_params, sta
 
 SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 
-MODELS = ("fp32", "int8", "onnx_fp32", "onnx_int8")
+MODELS = ("fp32", "qat", "ptq_static", "onnx_fp32", "onnx_qat", "onnx_ptq_static",
+          "onnx_ptq_dynamic")
 
 
 def dvc(folder, *args) -> subprocess.CompletedProcess:
@@ -36,17 +37,22 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
         assert metrics[name]["main"] == metrics[name]["f1"]
     latency = json.loads((workspace / "reports" / "latency.json").read_text())
     assert all(latency[name]["latency_ms"] > 0 for name in MODELS)
+    assert set(latency["quantization_wall_s"]) == {"qat", "ptq_static", "ptq_dynamic"}
     table = pd.read_csv(workspace / "reports" / "results.csv")
-    assert table[["precision", "runtime"]].values.tolist() == [
-        ["FP32", "PyTorch"], ["INT8", "PyTorch"], ["FP32", "ONNX Runtime"],
-        ["INT8", "ONNX Runtime"]]
-    assert "| INT8        | ONNX Runtime" in (workspace / "reports" / "results.md").read_text()
+    assert table[["method", "runtime"]].values.tolist() == [
+        ["FP32", "PyTorch"], ["QAT", "PyTorch"], ["PTQ static", "PyTorch"],
+        ["FP32", "ONNX Runtime"], ["QAT", "ONNX Runtime"], ["PTQ static", "ONNX Runtime"],
+        ["PTQ dynamic", "ONNX Runtime"]]
+    assert (table.loc[table["precision"] == "INT8", "cost_s"] > 0).all()
+    assert table["scheme"].str.contains("per-channel").sum() == 5
+    assert "| PTQ dynamic | INT8        | ONNX Runtime" in (
+        workspace / "reports" / "results.md").read_text()
     for picture in ("comparison.png", "curves.png"):
         assert (workspace / "reports" / picture).stat().st_size > 10_000
-    qat_eval = pd.read_csv(workspace / "reports" / "curves" / "qat_eval.csv")
+    qat_eval = pd.read_csv(workspace / "models" / "int8" / "qat" / "qat_eval.csv")
     assert qat_eval["step"].iloc[0] == 0  # the score right after calibration is kept
-    for name in ("fp32.onnx", "int8.onnx"):
-        assert (workspace / "models" / "onnx" / name).is_file()
+    for name in ("fp32", "qat", "ptq_static", "ptq_dynamic"):
+        assert (workspace / "models" / "onnx" / f"{name}.onnx").is_file()
     check_export_folder(workspace)
 
     # Nothing changed: nothing reruns.
@@ -56,10 +62,20 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     # One -S switches the whole pipeline, and metrics diff shows the new task's figures.
     git(workspace, "add", "-A")
     git(workspace, "commit", "-qm", "mrpc baseline")
+
+    # A QAT param reruns QAT and what reads it, not the FP32 model or the other methods.
+    log = dvc(workspace, "exp", "run", "-S", "qat.distill.enabled=true").stdout
+    for stage in ("finetune", "quantize@ptq_static", "quantize@ptq_dynamic"):
+        assert f"Stage '{stage}' didn't change" in log, stage
+    assert "Running stage 'quantize@qat'" in log
+    table = pd.read_csv(workspace / "reports" / "results.csv").set_index("model")
+    assert table.loc["onnx_qat", "method"] == "QAT + distillation"
+    assert "distill a=0.5 T=2.0" in table.loc["onnx_qat", "scheme"]
+
     dvc(workspace, "exp", "run", "-S", "task=stsb")
     diff = dvc(workspace, "metrics", "diff", "--json").stdout
     changed = json.loads(diff)["reports/metrics.json"]
-    assert {"fp32.pearson", "int8.pearson", "onnx_int8.spearman"} <= set(changed)
+    assert {"fp32.pearson", "qat.pearson", "onnx_ptq_dynamic.spearman"} <= set(changed)
     assert changed["fp32.f1"]["new"] is None  # mrpc's F1 does not carry over
     check_plots_diff(workspace)
 
@@ -74,10 +90,10 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     for name in MODELS:
         assert {"exact", "f1", "main", "size_mb"} <= set(metrics[name])
         assert metrics[name]["main"] == metrics[name]["f1"]
-    parity = abs(metrics["onnx_int8"]["f1"] - metrics["int8"]["f1"])
+    parity = abs(metrics["onnx_qat"]["f1"] - metrics["qat"]["f1"])
     assert parity <= 5.0
     import onnx
-    outputs = [o.name for o in onnx.load(workspace / "models" / "onnx" / "int8.onnx").graph.output]
+    outputs = [o.name for o in onnx.load(workspace / "models" / "onnx" / "qat.onnx").graph.output]
     assert outputs == ["start_logits", "end_logits"]
     changed = json.loads(dvc(workspace, "metrics", "diff", "--json").stdout)["reports/metrics.json"]
     assert changed["fp32.exact"]["old"] is None and changed["fp32.exact"]["new"] is not None
@@ -88,21 +104,24 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
                             capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-3000:]
     runs = pd.read_csv(workspace / "reports" / "summary" / "runs.csv")
-    assert sorted(runs["task"]) == ["mrpc", "squad", "stsb"]
+    assert sorted(runs["task"]) == ["mrpc", "mrpc", "squad", "stsb"]
     header = (workspace / "reports" / "summary" / "summary.md").read_text().splitlines()[2]
-    for column in ("mrpc (f1)", "squad (f1)", "stsb (pearson)", "average"):
+    for column in ("mrpc (qat.distill.enabled=False) (f1)", "mrpc (qat.distill.enabled=True) (f1)",
+                   "squad (f1)", "stsb (pearson)", "average"):
         assert column in header
 
 
 def check_export_folder(workspace):
-    """models/export/int8 stands alone: the predict command needs nothing else."""
-    folder = workspace / "models" / "export" / "int8"
+    """models/export/<method> stands alone: the predict command needs nothing else."""
+    assert sorted(p.name for p in (workspace / "models" / "export").iterdir()) == [
+        "fp32", "ptq_dynamic", "ptq_static", "qat"]
+    folder = workspace / "models" / "export" / "qat"
     for name in ("model.onnx", "tokenizer.json", "config.json", "model_info.json", "README.md"):
         assert (folder / name).is_file(), name
     card = (folder / "README.md").read_text()
     metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
-    assert f"`f1` {metrics['onnx_int8']['f1']:.2f} on `validation`" in card
-    assert "python -m stages.predict models/export/int8" in card
+    assert f"`f1` {metrics['onnx_qat']['f1']:.2f} on `validation`" in card
+    assert "python -m stages.predict models/export/qat" in card
     assert "## Published references" in card and "Q8BERT" in card
     result = subprocess.run([sys.executable, "-m", "stages.predict", str(folder),
                              "the cat sat", "a cat was sitting"], cwd=REPO,

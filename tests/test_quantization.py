@@ -11,6 +11,9 @@ from stages.export import check_parity
 from stages.lib.errors import PipelineError
 from stages.lib.training import TrainSettings, make_optimizer
 
+MIXED = quantization.Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
+KEEP_HEAD_AND_WORDS = (r"classifier", r"bert\.embeddings\.word_embeddings")
+
 
 @pytest.fixture(scope="module")
 def quantized(tiny_model_dir, tmp_path_factory):
@@ -22,7 +25,7 @@ def quantized(tiny_model_dir, tmp_path_factory):
     splits = data.prepare(data.load_local(task, str(GLUE_DIR)), task, 32, 32)
     items = features.encode(tokenizer, splits["validation"], 32, with_labels=False)
     model = modeling.load_task_model(tiny_model_dir, task)
-    qmodel = quantization.quantize(model, items[:16], tokenizer, "mixed", torch.device("cpu"))
+    qmodel = quantization.quantize(model, items, tokenizer, MIXED, torch.device("cpu"))
     folder = tmp_path_factory.mktemp("int8")
     modeling.save_model_folder(model, tokenizer, folder / "fp32")
     quantization.save_quantized(qmodel, folder / "int8", folder / "fp32")
@@ -78,8 +81,9 @@ def test_presets_set_symmetric_or_asymmetric_activations(quantized, tiny_model_d
     qmodel, _, _, tokenizer, items = quantized
     modes = {type(m).__name__ for m in qmodel.modules() if "Quantizer" in type(m).__name__}
     assert {"SymmetricQuantizer", "AsymmetricQuantizer"} <= modes  # mixed
+    scheme = quantization.Scheme("performance", True, (), subset_size=8)
     performance = quantization.quantize(modeling.load_task_model(tiny_model_dir, get_task("mrpc")),
-                                        items[:8], tokenizer, "performance", torch.device("cpu"))
+                                        items, tokenizer, scheme, torch.device("cpu"))
     modes = {type(m).__name__ for m in performance.modules() if "Quantizer" in type(m).__name__}
     assert "AsymmetricQuantizer" not in modes
 
@@ -103,3 +107,124 @@ def test_parity_gate_fails_beyond_the_tolerance():
     with pytest.raises(PipelineError, match="ONNX int8 scores 84.00 but PyTorch int8 scored "
                                             "85.40.*export.parity_tolerance 1.0"):
         check_parity("int8", 84.0, 85.4, tolerance=1.0)
+
+
+def weight_readers(path) -> dict:
+    """module name -> "int8" or "fp32" for every op that reads a weight (MatMul, Gemm, Gather
+    of an embedding), judged from the ONNX graph alone."""
+    graph = onnx.load(str(path)).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    constants = {init.name for init in graph.initializer}
+
+    def source(name):  # look through the layout ops the exporter puts between
+        node = producer.get(name)
+        while node is not None and node.op_type in ("Transpose", "Reshape", "Identity"):
+            name, node = node.input[0], producer.get(node.input[0])
+        return "dq" if node is not None and node.op_type == "DequantizeLinear" else (
+            "constant" if name in constants else "computed")
+
+    kinds = {}
+    for node in graph.node:
+        module = quantization.onnx_module_name(node.name)
+        if node.op_type == "MatMulInteger":
+            kinds[module] = "int8"
+        elif node.op_type in ("MatMul", "Gemm", "Gather") and node.input:
+            sources = {source(name) for name in node.input[:2]}
+            if "dq" in sources:
+                kinds[module] = "int8"
+            elif "constant" in sources and module not in kinds and node.op_type != "Gather" or \
+                    node.op_type == "Gather" and source(node.input[0]) == "constant":
+                kinds.setdefault(module, "fp32")
+    return kinds
+
+
+@needs_glue
+def test_ignored_scope_leaves_the_named_layers_without_quantizers_in_onnx(
+        quantized, tiny_model_dir, tmp_path):
+    _, _, batch, tokenizer, items = quantized
+    task = get_task("mrpc")
+    scheme = quantization.Scheme("mixed", True, KEEP_HEAD_AND_WORDS, subset_size=8)
+    model = modeling.load_task_model(tiny_model_dir, task)
+    qmodel = quantization.quantize(model, items, tokenizer, scheme, torch.device("cpu"))
+    static = tmp_path / "static.onnx"
+    onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, static, opset=17)
+    onnx_io.store_weights_as_int8(static)
+
+    fp32 = tmp_path / "fp32.onnx"
+    onnx_io.export(modeling.load_task_model(tiny_model_dir, task), batch, fp32, opset=17)
+    kept = quantization.ignored_modules(model, scheme.ignored_scope)
+    assert kept == ["bert.embeddings.word_embeddings", "classifier"]
+    dynamic = tmp_path / "dynamic.onnx"
+    quantization.quantize_dynamic(fp32, dynamic, scheme, kept, "int8")
+
+    for path in (static, dynamic):
+        kinds = weight_readers(path)
+        assert kinds["classifier"] == "fp32", path.name
+        assert kinds["bert.encoder.layer.0.attention.self.query"] == "int8", path.name
+        assert kinds["bert.encoder.layer.1.output.dense"] == "int8", path.name
+    assert weight_readers(static)["bert.embeddings.word_embeddings"] == "fp32"
+    # Without an ignored scope the same layers are quantized.
+    quantization.quantize_dynamic(fp32, dynamic, MIXED, [], "int8")
+    assert weight_readers(dynamic)["classifier"] == "int8"
+
+
+@needs_glue
+def test_per_tensor_weights_have_one_scale_per_tensor(quantized, tiny_model_dir, tmp_path):
+    _, _, batch, tokenizer, items = quantized
+    scales = {}
+    for per_channel in (True, False):
+        scheme = quantization.Scheme("mixed", per_channel, (), subset_size=8)
+        qmodel = quantization.quantize(modeling.load_task_model(tiny_model_dir, get_task("mrpc")),
+                                       items, tokenizer, scheme, torch.device("cpu"))
+        path = tmp_path / f"{per_channel}.onnx"
+        onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
+        onnx_io.store_weights_as_int8(path)
+        graph = onnx.load(str(path)).graph
+        initializers = {i.name: i for i in graph.initializer}
+        weight_dq = [n for n in graph.node if n.op_type == "DequantizeLinear"
+                     and initializers.get(n.input[0]) is not None
+                     and initializers[n.input[0]].data_type == onnx.TensorProto.INT8]
+        scales[per_channel] = {len(initializers[n.input[1]].dims) for n in weight_dq}
+    assert scales == {True: {1}, False: {0}}
+
+
+def test_an_ignored_scope_entry_that_matches_nothing_is_refused(tiny_model_dir):
+    model = modeling.load_task_model(tiny_model_dir, get_task("mrpc"))
+    assert quantization.ignored_modules(model, [r"bert\.encoder\.layer\.1\..*dense"]) == [
+        "bert.encoder.layer.1.attention.output.dense", "bert.encoder.layer.1.intermediate.dense",
+        "bert.encoder.layer.1.output.dense"]
+    with pytest.raises(PipelineError, match="'classifer' matches no Linear or Embedding module"):
+        quantization.ignored_modules(model, ["classifer"])
+
+
+@needs_glue
+def test_dynamic_quantization_runs_integer_kernels_close_to_fp32(quantized, tiny_model_dir,
+                                                                  tmp_path):
+    _, _, batch, tokenizer, items = quantized
+    fp32 = tmp_path / "fp32.onnx"
+    onnx_io.export(modeling.load_task_model(tiny_model_dir, get_task("mrpc")), batch, fp32, 17)
+    dynamic = tmp_path / "dynamic.onnx"
+    quantization.quantize_dynamic(fp32, dynamic, MIXED, [], "int8")
+    assert "MatMulInteger" in {node.op_type for node in onnx.load(str(dynamic)).graph.node}
+    loader = modeling.make_loader(items, tokenizer, 8)
+    expected = np.stack(onnx_io.predict(onnx_io.session(fp32), loader)["logits"])
+    got = np.stack(onnx_io.predict(onnx_io.session(dynamic), loader)["logits"])
+    assert np.abs(expected - got).max() < 0.1
+    int8_weights = [i for i in onnx.load(str(dynamic)).graph.initializer
+                    if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
+    assert len(int8_weights) >= 12  # 6 linear layers x 2 blocks at least
+
+
+def test_scheme_text_says_what_each_method_honoured():
+    scheme = quantization.Scheme("performance", False, ("classifier",), 300)
+    assert scheme.describe("qat") == ("NNCF performance, weights per-tensor, calib 300, "
+                                      "FP32: classifier")
+    assert scheme.describe("ptq_dynamic", "uint8") == (
+        "ORT dynamic, uint8 weights per-tensor, uint8 activations, FP32: classifier")
+
+
+def test_onnx_node_names_map_back_to_module_names():
+    assert quantization.onnx_module_name(
+        "/model/bert/encoder/layer.3/attention/self/query/MatMul") == \
+        "bert.encoder.layer.3.attention.self.query"
+    assert quantization.onnx_module_name("/model/classifier/Gemm") == "classifier"

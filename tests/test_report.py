@@ -12,7 +12,8 @@ from stages.lib.references import (compare, load_references, model_notes, relati
 from stages.lib.results import build_table, mark_criterion
 from stages.lib.tasks import TASKS
 
-MODELS = ("fp32", "int8", "onnx_fp32", "onnx_int8")
+RECORDS = {"qat": {"method": "qat", "label": "QAT", "scheme": "NNCF mixed", "wall_s": 300.0,
+                   "device": "cpu"}}
 
 
 def evaluations(fp32_main=90.0, int8_main=89.0, metric="f1", extra=None):
@@ -21,8 +22,8 @@ def evaluations(fp32_main=90.0, int8_main=89.0, metric="f1", extra=None):
         return {metric: main, **(extra or {}), "main": main, "size_mb": size,
                 "latency_ms": latency, "latency_p90_ms": latency * 1.1, "threads": 2,
                 "device": "cpu"}
-    return {"fp32": model(fp32_main, 86.0, 10.0), "int8": model(int8_main, 87.0, 40.0),
-            "onnx_fp32": model(fp32_main, 86.0, 6.0), "onnx_int8": model(int8_main, 22.0, 4.0)}
+    return {"fp32": model(fp32_main, 86.0, 10.0), "qat": model(int8_main, 87.0, 40.0),
+            "onnx_fp32": model(fp32_main, 86.0, 6.0), "onnx_qat": model(int8_main, 22.0, 4.0)}
 
 
 def test_the_references_file_holds_the_published_figures_the_issue_names():
@@ -70,7 +71,7 @@ def test_a_reference_sits_beside_our_figures_with_both_drops():
          "metric": "spearman", "fp32": 1.0, "int8": 1.0, "method": "QAT", "notes": ""},
         {"source": "Paper A", "url": "", "model": "bert-base-uncased", "task": "sst2",
          "metric": "accuracy", "fp32": 92.0, "int8": 91.0, "method": "QAT", "notes": ""}])
-    ours = {"fp32": {"f1": 88.0, "accuracy": 84.0}, "onnx_int8": {"f1": 86.9, "accuracy": 84.5}}
+    ours = {"fp32": {"f1": 88.0, "accuracy": 84.0}, "onnx_qat": {"f1": 86.9, "accuracy": 84.5}}
     table = compare(refs, "mrpc", "google-bert/bert-base-uncased", ours)
 
     assert table["source"].tolist() == ["Paper A", "Paper B"]  # no spearman for mrpc; not sst2
@@ -84,6 +85,27 @@ def test_a_reference_sits_beside_our_figures_with_both_drops():
     assert notes[0].endswith("used `distilbert-base-uncased`; compare drops, not absolute scores")
 
 
+def test_each_reference_is_set_beside_our_int8_made_the_same_way():
+    refs = pd.DataFrame([
+        {"source": "Q8BERT", "url": "", "model": "bert-base-uncased", "task": "mrpc",
+         "metric": "f1", "fp32": 90.0, "int8": 87.9, "method": "dynamic PTQ (DQ)", "notes": ""},
+        {"source": "INC", "url": "", "model": "bert-base-uncased", "task": "mrpc",
+         "metric": "f1", "fp32": 90.4, "int8": 89.6, "method": "static PTQ (INC)", "notes": ""},
+        {"source": "Q8BERT", "url": "", "model": "bert-base-uncased", "task": "mrpc",
+         "metric": "f1", "fp32": 90.0, "int8": 89.6, "method": "QAT", "notes": ""}])
+    ours = {"fp32": {"f1": 88.0}, "onnx_fp32": {"f1": 88.0}, "onnx_qat": {"f1": 87.0},
+            "onnx_ptq_static": {"f1": 86.0}, "onnx_ptq_dynamic": {"f1": 85.0}}
+    table = compare(refs, "mrpc", "minilm-l6", ours)
+    assert table["our_model"].tolist() == ["onnx_ptq_dynamic", "onnx_ptq_static", "onnx_qat"]
+    assert table["our_int8"].tolist() == [85.0, 86.0, 87.0]
+    # A run without PTQ sets every reference beside QAT; one with PTQ only, beside it.
+    only_qat = {k: ours[k] for k in ("fp32", "onnx_fp32", "onnx_qat")}
+    assert set(compare(refs, "mrpc", "minilm-l6", only_qat)["our_model"]) == {"onnx_qat"}
+    only_dynamic = {k: ours[k] for k in ("fp32", "onnx_fp32", "onnx_ptq_dynamic")}
+    assert set(compare(refs, "mrpc", "minilm-l6", only_dynamic)["our_model"]) == {
+        "onnx_ptq_dynamic"}
+
+
 def test_model_names_match_with_or_without_their_organisation():
     assert same_model("bert-base-uncased", "google-bert/bert-base-uncased")
     assert same_model("/models/BERT-base-uncased/", "bert-base-uncased")
@@ -92,7 +114,10 @@ def test_model_names_match_with_or_without_their_organisation():
 
 
 def test_max_drop_marks_each_int8_row_pass_or_fail():
-    table = build_table(evaluations(90.0, 89.0), ["f1"])
+    table = build_table(evaluations(90.0, 89.0), ["f1"], RECORDS)
+    assert table["model"].tolist() == ["fp32", "qat", "onnx_fp32", "onnx_qat"]
+    assert table["method"].tolist() == ["FP32", "QAT", "FP32", "QAT"]
+    assert table["cost_s"].tolist()[1::2] == [300.0, 300.0]
     assert table["drop"].tolist() == [0.0, 1.0, 0.0, 1.0]
     assert table["drop_rel_%"].tolist() == [0.0, 1.11, 0.0, 1.11]
 
@@ -100,9 +125,9 @@ def test_max_drop_marks_each_int8_row_pass_or_fail():
     assert relative == ["-", "fail", "-", "fail"]  # 1.11 % of FP32 > 1 %
     absolute = mark_criterion(table, 1.0, "absolute")["criterion"].tolist()
     assert absolute == ["-", "pass", "-", "pass"]  # 1.0 point <= 1 point
-    gained = mark_criterion(build_table(evaluations(90.0, 90.5), ["f1"]), 0.0, "relative")
+    gained = mark_criterion(build_table(evaluations(90.0, 90.5), ["f1"], RECORDS), 0.0, "relative")
     assert gained["criterion"].tolist() == ["-", "pass", "-", "pass"]
-    zero = mark_criterion(build_table(evaluations(0.0, -3.0), ["f1"]), 1.0, "relative")
+    zero = mark_criterion(build_table(evaluations(0.0, -3.0), ["f1"], RECORDS), 1.0, "relative")
     assert zero["criterion"].tolist() == ["-", "n/a", "-", "n/a"]  # no % of a zero FP32
 
 
@@ -114,12 +139,17 @@ def report_workspace(workspace, tiny_model_dir):
     (prepared / "task.json").write_text(json.dumps(
         {"task": "mrpc", "source": "local", "label_names": ["0", "1"],
          "rows": {"train": 100, "validation": 50}}))
-    curves = workspace / "reports" / "curves"
-    curves.mkdir(parents=True)
-    for stage in ("finetune", "qat"):
-        (curves / f"{stage}_loss.csv").write_text("step,loss\n1,0.7\n2,0.6\n")
-        (curves / f"{stage}_eval.csv").write_text("step,epoch,f1,accuracy,main\n2,1.0,80,75,80\n")
+    curves, qat = workspace / "reports" / "curves", workspace / "models" / "int8" / "qat"
+    for folder, stage in ((curves, "finetune"), (qat, "qat")):
+        folder.mkdir(parents=True)
+        (folder / f"{stage}_loss.csv").write_text("step,loss\n1,0.7\n2,0.6\n")
+        (folder / f"{stage}_eval.csv").write_text("step,epoch,f1,accuracy,main\n2,1.0,80,75,80\n")
+    (qat / "method.json").write_text(json.dumps(RECORDS["qat"]))
     return workspace
+
+
+def report_params(tiny_model_dir, **overrides):
+    return small_params(tiny_model_dir, methods=["qat"], **overrides)
 
 
 def write_evaluations(folder, results):
@@ -132,7 +162,7 @@ def write_evaluations(folder, results):
 
 def test_report_shows_every_published_mrpc_reference_and_the_verdict(report_workspace,
                                                                      tiny_model_dir):
-    write_params(report_workspace, small_params(tiny_model_dir))
+    write_params(report_workspace, report_params(tiny_model_dir))
     write_evaluations(report_workspace, evaluations(88.0, 87.5, extra={"accuracy": 84.0}))
     result = run_stage(report_workspace, "report")
     assert result.returncode == 0, result.stderr
@@ -151,15 +181,15 @@ def test_report_shows_every_published_mrpc_reference_and_the_verdict(report_work
 def test_a_failed_criterion_fails_the_report_only_when_asked_and_writes_nothing(
         report_workspace, tiny_model_dir):
     write_evaluations(report_workspace, evaluations(88.0, 86.0))
-    write_params(report_workspace, small_params(tiny_model_dir, **{"report.fail_on_drop": True}))
+    write_params(report_workspace, report_params(tiny_model_dir, **{"report.fail_on_drop": True}))
     result = run_stage(report_workspace, "report")
     assert result.returncode == 2
-    assert "int8, onnx_int8 miss the accuracy criterion" in result.stderr
+    assert "qat, onnx_qat miss the accuracy criterion" in result.stderr
     assert "report.max_drop" in result.stderr
     assert not (report_workspace / "reports" / "metrics.json").exists()
     assert not (report_workspace / "reports" / "results.md").exists()
 
-    write_params(report_workspace, small_params(tiny_model_dir, **{"report.fail_on_drop": False}))
+    write_params(report_workspace, report_params(tiny_model_dir, **{"report.fail_on_drop": False}))
     result = run_stage(report_workspace, "report")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(report_workspace / "reports" / "results.csv")

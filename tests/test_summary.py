@@ -20,10 +20,16 @@ def params(**changes):
     return set_dotted(json.loads(json.dumps(BASE_PARAMS)), changes)
 
 
-def metrics(fp32, int8, onnx_int8=None):
+def metrics(fp32, int8, onnx_int8=None, **methods):
     onnx_int8 = int8 if onnx_int8 is None else onnx_int8
+    return {"fp32": {"main": fp32}, "qat": {"main": int8}, "onnx_fp32": {"main": fp32},
+            "onnx_qat": {"main": onnx_int8}, **{k: {"main": v} for k, v in methods.items()}}
+
+
+def legacy_metrics(fp32, int8):
+    """reports/metrics.json as runs made before the PTQ methods wrote it."""
     return {"fp32": {"main": fp32}, "int8": {"main": int8}, "onnx_fp32": {"main": fp32},
-            "onnx_int8": {"main": onnx_int8}}
+            "onnx_int8": {"main": int8}}
 
 
 def entry(name, rev, run_params, run_metrics, state=None):
@@ -79,7 +85,7 @@ def test_seeds_give_mean_and_sample_std_and_the_average_spans_tasks_with_other_m
     assert table.loc["FP32 (PyTorch)", "mrpc (f1)"] == "89.00 ± 1.00"
     assert table.loc["FP32 (PyTorch)", "stsb (pearson)"] == "85.00"  # one run: no ± shown
     assert table.loc["FP32 (PyTorch)", "average"] == "87.00"  # (89 + 85) / 2
-    assert table.loc["INT8 (ONNX Runtime)", "average"] == "86.00"  # (88 + 84) / 2
+    assert table.loc["INT8 QAT (ONNX Runtime)", "average"] == "86.00"  # (88 + 84) / 2
     assert table.loc["runs", "mrpc (f1)"] == "3 (seed 42, 43, 44)"
 
 
@@ -135,7 +141,7 @@ def test_the_command_writes_the_table_files_and_picture(tmp_path):
                             text=True, env=stage_env())
     assert result.returncode == 0, result.stderr
     text = (out / "summary.md").read_text()
-    assert "| FP32 (PyTorch)           | 89.00 ± 1.00" in text
+    assert "| FP32 (PyTorch)              | 89.00 ± 1.00" in text
     assert "stsb" not in text.split("## Relative drop")[0]  # --exp kept only the mrpc runs
     runs = pd.read_csv(out / "runs.csv")
     assert runs["name"].tolist() == ["mrpc-s42", "mrpc-s43", "mrpc-s44"]
@@ -148,3 +154,15 @@ def test_the_command_writes_the_table_files_and_picture(tmp_path):
     assert result.returncode == 2
     assert "no finished run with reports/metrics.json to summarize" in result.stderr
     assert not (tmp_path / "none").exists()
+
+
+def test_ptq_rows_appear_where_runs_have_them_and_old_runs_still_count():
+    runs = runs_from_exp_show(exp_show(
+        legacy_metrics(80.0, 79.0),
+        ("m42", "c" * 40, params(), metrics(90.0, 89.0, onnx_ptq_dynamic=85.0)),
+        ("m43", "d" * 40, params(seed=43), metrics(92.0, 91.0, onnx_ptq_dynamic=87.0))))
+    table, long = summary_tables(group_runs(runs))
+    assert table.loc["INT8 QAT (ONNX Runtime)", "stsb (pearson)"] == "79.00"  # legacy onnx_int8
+    assert table.loc["INT8 PTQ dynamic (ONNX Runtime)", "mrpc (f1)"] == "86.00 ± 1.41"
+    assert table.loc["INT8 PTQ dynamic (ONNX Runtime)", "stsb (pearson)"] == "-"
+    assert "INT8 PTQ static (ONNX Runtime)" not in table.index  # no run had it

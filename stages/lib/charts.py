@@ -11,30 +11,33 @@ FP32_COLOR, INT8_COLOR = "#4c72b0", "#dd8452"
 
 
 def plot_comparison(table: pd.DataFrame, metric: str, path: Path) -> None:
-    """Headline metric, file size and latency, one bar per model."""
-    labels = [f"{p}\n{r}" for p, r in zip(table["precision"], table["runtime"])]
+    """Headline metric, file size, latency and cost to make, one bar per model and runtime."""
+    runtimes = {"PyTorch": "PT", "ONNX Runtime": "ORT"}
+    labels = [f"{m}\n{runtimes.get(r, r)}" for m, r in zip(table["method"], table["runtime"])]
     colors = [FP32_COLOR if p == "FP32" else INT8_COLOR for p in table["precision"]]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, column, title in zip(axes, ["main", "size_mb", "latency_ms"],
-                                 [f"{metric} (%)", "model file (MB)", "latency (ms, median)"]):
-        bars = ax.bar(labels, table[column], color=colors)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    panels = [("main", f"{metric} (%)"), ("size_mb", "model file (MB)"),
+              ("latency_ms", "latency (ms, median)"), ("cost_s", "INT8 cost (s, wall time)")]
+    fig, axes = plt.subplots(2, 2, figsize=(max(12, 1.7 * len(table)), 8))
+    for ax, (column, title) in zip(axes.flat, panels):
+        values = pd.to_numeric(table[column], errors="coerce").fillna(0.0)
+        bars = ax.bar(labels, values, color=colors)
+        ax.bar_label(bars, fmt="%.2f" if column != "cost_s" else "%.0f", fontsize=8)
         ax.set_title(title)
-        ax.tick_params(axis="x", labelsize=8)
-    axes[0].set_ylim(max(0.0, table["main"].min() - 10), min(100.0, table["main"].max() + 3))
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0, 0].set_ylim(max(0.0, table["main"].min() - 10), min(100.0, table["main"].max() + 3))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_curves(curves_dir: Path, metric: str, path: Path) -> None:
-    """Training loss and per-epoch headline metric of FP32 fine-tuning and QAT."""
+def plot_curves(sources: list, metric: str, path: Path) -> None:
+    """Training loss and per-epoch headline metric; `sources`: (folder, stage, label) for FP32
+    fine-tuning then QAT, read from <folder>/<stage>_{loss,eval}.csv."""
     fig, (loss_ax, eval_ax) = plt.subplots(1, 2, figsize=(12, 4))
     offset = 0
-    for stage, color in (("finetune", FP32_COLOR), ("qat", INT8_COLOR)):
-        loss = pd.read_csv(curves_dir / f"{stage}_loss.csv")
-        evals = pd.read_csv(curves_dir / f"{stage}_eval.csv")
-        label = "FP32 fine-tune" if stage == "finetune" else "QAT (INT8)"
+    for (folder, stage, label), color in zip(sources, (FP32_COLOR, INT8_COLOR)):
+        loss = pd.read_csv(Path(folder) / f"{stage}_loss.csv")
+        evals = pd.read_csv(Path(folder) / f"{stage}_eval.csv")
         loss_ax.plot(loss["step"] + offset, loss["loss"], color=color, label=label)
         eval_ax.plot(evals["step"] + offset, evals["main"], "o-", color=color, label=label)
         offset += int(loss["step"].max())
@@ -56,8 +59,8 @@ def plot_references(comparison: pd.DataFrame, task: str, path: Path) -> None:
         ax.axis("off")
     else:
         labels, values, colors = [], [], []
-        for metric, rows in comparison.groupby("metric", sort=False):
-            labels.append(f"ours, ONNX INT8 ({metric})")
+        for (metric, ours), rows in comparison.groupby(["metric", "our_model"], sort=False):
+            labels.append(f"ours, {ours} ({metric})")
             values.append(rows["our_drop_rel_pct"].iloc[0])
             colors.append(INT8_COLOR)
             for row in rows.itertuples():
@@ -84,7 +87,7 @@ def plot_summary(long: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(columns) + 2), 4.5))
     width = 0.38
     series = (("fp32", "FP32 (PyTorch)", FP32_COLOR),
-              ("onnx_int8", "INT8 (ONNX Runtime)", INT8_COLOR))
+              ("onnx_qat", "INT8 QAT (ONNX Runtime)", INT8_COLOR))
     for offset, (figure, label, color) in enumerate(series):
         rows = long[long["figure"] == figure].set_index("column").loc[columns]
         x = [i + (offset - 0.5) * width for i in range(len(columns))]
@@ -94,7 +97,7 @@ def plot_summary(long: pd.DataFrame, path: Path) -> None:
     metrics = long.drop_duplicates("column").set_index("column").loc[columns, "metric"]
     ax.set_xticks(range(len(columns)), [f"{c}\n({m})" for c, m in zip(columns, metrics)],
                   fontsize=8)
-    low = long[long["figure"].isin(["fp32", "onnx_int8"])]["mean"].min()
+    low = long[long["figure"].isin(["fp32", "onnx_qat"])]["mean"].min()
     ax.set_ylim(max(0.0, low - 15), 100)
     ax.set(ylabel="headline metric (%)", title="FP32 vs INT8 per task (error bars: std over seeds)")
     ax.legend(loc="upper left", ncols=2)

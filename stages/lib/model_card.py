@@ -7,7 +7,12 @@ from .modeling import model_source
 from .packaged import PACKAGED_MODELS
 from .tasks import Task
 
-PRECISION = {"fp32": "FP32", "int8": "INT8"}
+HOW_MADE = {
+    "qat": "quantization-aware training (NNCF): calibration, then training with the quantizers",
+    "ptq_static": "post-training static quantization (NNCF): calibration only",
+    "ptq_dynamic": "post-training dynamic quantization (ONNX Runtime): INT8 weights, activations "
+                   "quantized per batch at run time",
+}
 
 
 def base_model_text(name: str) -> str:
@@ -18,9 +23,9 @@ def base_model_text(name: str) -> str:
     return f"`{name}` ({model_source(name)})"
 
 
-def results_table(metrics: dict, latency: dict, criterion: dict, task: Task) -> str:
+def results_table(name: str, metrics: dict, latency: dict, criterion: dict, task: Task) -> str:
     rows = []
-    for name in ("fp32", "onnx_fp32", "onnx_int8"):
+    for name in dict.fromkeys(("fp32", "onnx_fp32", f"onnx_{name}")):
         rows.append({"model": name, **{m: metrics[name][m] for m in task.metrics},
                      "size_mb": metrics[name]["size_mb"],
                      "latency_ms": latency[name]["latency_ms"],
@@ -55,18 +60,25 @@ outputs = session.run(None, feed)  # {', '.join(task.output_names)}
 ```"""
 
 
+def settings_text(section: dict) -> str:
+    return ", ".join(f"{key} {settings_text(value) if isinstance(value, dict) else value}"
+                     for key, value in section.items())
+
+
 def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict,
-               metrics: dict, latency: dict, criterion: dict, references: pd.DataFrame) -> str:
+               metrics: dict, latency: dict, criterion: dict, references: pd.DataFrame,
+               record: dict | None) -> str:
+    """`name`: fp32 or an INT8 method; `record`: that method's method.json (None for fp32)."""
     onnx_name = f"onnx_{name}"
     m, size = metrics[onnx_name], metrics[onnx_name]["size_mb"]
-    def settings(section):
-        return ", ".join(f"{key} {value}" for key, value in params[section].items())
-    training = f"FP32 fine-tuning: {settings('finetune')}" + (
-        f"\n- quantization-aware training (NNCF): {settings('qat')}" if name == "int8" else "")
+    training = f"FP32 fine-tuning: {settings_text(params['finetune'])}"
+    if record:
+        training += (f"\n- INT8: {HOW_MADE[name]}; scheme: {record['scheme']}; "
+                     f"{settings_text(params[name])}; took {record['wall_s']:.0f} s")
     rows = ", ".join(f"{split} {n}" for split, n in data_info["rows"].items())
     labels = ", ".join(task.label_names) if task.label_names else task.kind
     lines = [
-        f"# {task.name} · {PRECISION[name]} · ONNX",
+        f"# {task.name} · {record['label'] if record else 'FP32'} · ONNX",
         "",
         f"`{task.main_metric}` {m[task.main_metric]:.2f} on `{task.eval_splits[0]}`, "
         f"{size:.1f} MB, {latency[onnx_name]['latency_ms']:.2f} ms per batch of "
@@ -76,9 +88,8 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
         "## Model",
         f"- base model: {base_model_text(params['model']['name'])}",
         f"- task: `{task.name}` ({task.kind}); outputs: {labels}",
-        f"- precision: {PRECISION[name]}" + (
-            " (QuantizeLinear/DequantizeLinear, INT8 weights; ONNX Runtime runs integer kernels)"
-            if name == "int8" else ""),
+        "- precision: " + ("FP32" if not record else
+                           "INT8 (ONNX Runtime integer kernels, INT8 weights)"),
         f"- inputs: {', '.join(task.text_fields)}, at most "
         f"{input_settings(params, task).max_length} tokens",
         "",
@@ -87,7 +98,7 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
         f"- {training}",
         "",
         "## Results",
-        results_table(metrics, latency, criterion, task),
+        results_table(name, metrics, latency, criterion, task),
         "",
         "`fp32` is the PyTorch model every drop is measured against.",
     ]

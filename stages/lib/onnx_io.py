@@ -34,6 +34,12 @@ def export(model, example: dict, path: Path, opset: int, output_names=("logits",
                           opset_version=opset, dynamo=False)
 
 
+def trace_example(tokenizer, frame) -> dict:
+    """A short real batch to trace the export with; the axes stay dynamic."""
+    from .benchmark import latency_batch
+    return latency_batch(tokenizer, frame, batch_size=2, seq_length=16)
+
+
 def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
     options = ort.SessionOptions()
     if threads:
@@ -54,6 +60,7 @@ def predict(sess: ort.InferenceSession, loader, desc="onnxruntime") -> dict:
         for name, values in zip(names, sess.run(names, feed(sess, batch))):
             outputs[name].extend(values)
     return outputs
+
 
 def store_weights_as_int8(path: Path) -> None:
     """Fold every QuantizeLinear whose inputs are all constants into an INT8 initializer.

@@ -1,4 +1,5 @@
 """Loading params.yaml and refusing bad values before any work starts."""
+import re
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,8 @@ DATA_SOURCES = ("packaged", "hub", "local")
 PRESETS = ("mixed", "performance")
 DEVICES = ("auto", "cpu", "cuda")
 DROP_KINDS = ("relative", "absolute")
+METHODS = ("qat", "ptq_static", "ptq_dynamic")
+WEIGHT_TYPES = ("int8", "uint8")
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
                   "vi", "zh")
 
@@ -53,13 +56,13 @@ def validate(params: dict) -> None:
     task = get_task(_require(params, "task"))
     _choice(params, "device", DEVICES)
     _choice(params, "data.source", DATA_SOURCES)
-    _choice(params, "qat.preset", PRESETS)
+    _validate_quantization(params)
     if not isinstance(_require(params, "seed"), int):
         raise PipelineError(f"`seed` must be an integer, got {params['seed']!r}")
     for key in ("data.max_train_samples", "data.max_eval_samples", "latency.seq_length",
                 "latency.threads"):
         _positive(params, key, int, allow_none=True)
-    for key in ("data.max_seq_length", "finetune.batch_size", "qat.batch_size", "qat.subset_size",
+    for key in ("data.max_seq_length", "finetune.batch_size", "qat.batch_size",
                 "evaluate.batch_size", "latency.batch_size", "latency.repeats", "export.opset",
                 "finetune.log_every", "qat.log_every", "qa.max_seq_length", "qa.doc_stride",
                 "qa.max_question_length", "qa.max_answer_length", "qa.n_best_size"):
@@ -87,12 +90,46 @@ def validate(params: dict) -> None:
     if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or max_drop < 0:
         raise PipelineError(f"`report.max_drop` must be a number >= 0 (points, or % of FP32 "
                             f"with drop_kind: relative), got {max_drop!r}")
-    if not isinstance(_require(params, "report.fail_on_drop"), bool):
-        raise PipelineError("`report.fail_on_drop` must be true or false, got "
-                            f"{params['report']['fail_on_drop']!r}")
+    _boolean(params, "report.fail_on_drop")
     for key in ("xnli.language", "xnli.train_language"):
         _choice(params, key, XNLI_LANGUAGES)
     _validate_local_data(params["data"], task)
+
+
+def _boolean(params, dotted):
+    value = _require(params, dotted)
+    if not isinstance(value, bool):
+        raise PipelineError(f"`{dotted}` must be true or false, got {value!r}")
+
+
+def _validate_quantization(params: dict) -> None:
+    methods = _require(params, "methods")
+    if (not isinstance(methods, list) or not methods or len(set(map(str, methods))) != len(methods)
+            or any(m not in METHODS for m in methods)):
+        raise PipelineError(f"`methods` must be a non-empty list without repeats of "
+                            f"{', '.join(METHODS)}; got {methods!r} "
+                            f"(e.g. dvc exp run -S 'methods=[qat,ptq_dynamic]')")
+    _choice(params, "quantization.preset", PRESETS)
+    _boolean(params, "quantization.per_channel")
+    _positive(params, "quantization.subset_size", int)
+    scope = _require(params, "quantization.ignored_scope")
+    if not isinstance(scope, list) or not all(isinstance(p, str) and p for p in scope):
+        raise PipelineError("`quantization.ignored_scope` must be a list of module names or "
+                            f"regexes (e.g. [classifier]), got {scope!r}")
+    for pattern in scope:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise PipelineError(f"`quantization.ignored_scope` entry {pattern!r} is not a valid "
+                                f"regex ({error})") from None
+    _boolean(params, "qat.distill.enabled")
+    alpha = _require(params, "qat.distill.alpha")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise PipelineError(f"`qat.distill.alpha` must be a number in [0, 1] (the weight of the "
+                            f"distillation loss), got {alpha!r}")
+    _positive(params, "qat.distill.temperature")
+    _boolean(params, "ptq_static.fast_bias_correction")
+    _choice(params, "ptq_dynamic.weight_type", WEIGHT_TYPES)
 
 
 def _validate_local_data(data: dict, task) -> None:

@@ -40,18 +40,33 @@ def same_model(ours: str, theirs: str) -> bool:
     return bare(ours) == bare(theirs)
 
 
-def compare(references: pd.DataFrame, task: str, our_model: str, ours: dict) -> pd.DataFrame:
-    """Each reference for `task` beside our FP32 and INT8 on the same metric.
+def matching_method(reference_method: str, ours: dict) -> str:
+    """Our ONNX INT8 row made the way the reference was (dynamic or static PTQ, else QAT), or
+    the closest one this run has."""
+    text = reference_method.lower()
+    wanted = "ptq_dynamic" if "dynamic" in text else "ptq_static" if "static" in text else "qat"
+    available = [name for name in ours if name.startswith("onnx_") and name != "onnx_fp32"]
+    for name in (f"onnx_{wanted}", "onnx_qat", *available):
+        if name in ours:
+            return name
+    raise KeyError("no ONNX INT8 model among our results")
 
-    `ours` maps model name -> metrics ({"fp32": {...}, "onnx_int8": {...}}); references on a
-    metric we do not compute are left out."""
+
+def compare(references: pd.DataFrame, task: str, our_model: str, ours: dict) -> pd.DataFrame:
+    """Each reference for `task` beside our FP32 and the INT8 made the same way (see
+    matching_method), on the same metric.
+
+    `ours` maps model name -> metrics ({"fp32": {...}, "onnx_qat": {...}, ...}); references on
+    a metric we do not compute are left out."""
     rows = []
     for ref in references[references["task"] == task].itertuples():
         if ref.metric not in ours["fp32"]:
             continue
-        our_fp32, our_int8 = ours["fp32"][ref.metric], ours["onnx_int8"][ref.metric]
+        our_row = matching_method(ref.method, ours)
+        our_fp32, our_int8 = ours["fp32"][ref.metric], ours[our_row][ref.metric]
         rows.append({
-            "source": ref.source, "method": ref.method, "their_model": ref.model,
+            "source": ref.source, "method": ref.method, "our_model": our_row,
+            "their_model": ref.model,
             "metric": ref.metric,
             "their_fp32": ref.fp32, "their_int8": ref.int8,
             "their_drop": round(drop(ref.fp32, ref.int8), 2),

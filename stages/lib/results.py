@@ -1,11 +1,11 @@
-"""The FP32 vs INT8 results table: one row per model, drops and speedups against FP32 PyTorch."""
+"""The FP32 vs INT8 results table: one row per model and runtime, drops and speedups against
+FP32 PyTorch, and what each INT8 method cost to make."""
 import pandas as pd
 
 from .references import drop, relative_drop
 
-ROWS = {"fp32": ("FP32", "PyTorch"), "int8": ("INT8", "PyTorch"),
-        "onnx_fp32": ("FP32", "ONNX Runtime"), "onnx_int8": ("INT8", "ONNX Runtime")}
 BASELINE = "fp32"
+ONNX_PREFIX = "onnx_"
 TIMING_KEYS = ("latency_ms", "latency_p90_ms", "threads", "device")
 
 
@@ -23,13 +23,29 @@ def metric_columns(model_metrics: dict) -> list:
     return [k for k in model_metrics if k not in ("main", "size_mb")]
 
 
-def build_table(evaluations: dict, metric_names: list) -> pd.DataFrame:
+def method_of(model: str) -> str:
+    """'onnx_qat' -> 'qat', 'fp32' -> 'fp32'."""
+    return model.removeprefix(ONNX_PREFIX)
+
+
+def row_order(evaluations: dict) -> list:
+    """PyTorch rows, then ONNX Runtime rows; FP32 first in each."""
+    torch_rows = [name for name in evaluations if not name.startswith(ONNX_PREFIX)]
+    onnx_rows = [name for name in evaluations if name.startswith(ONNX_PREFIX)]
+    return torch_rows + onnx_rows
+
+
+def build_table(evaluations: dict, metric_names: list, records: dict) -> pd.DataFrame:
+    """`records`: method -> its method.json (label, scheme, wall_s)."""
     base = evaluations[BASELINE]
     rows = []
-    for name, (precision, runtime) in ROWS.items():
-        values = evaluations[name]
+    for name in row_order(evaluations):
+        values, method = evaluations[name], method_of(name)
+        record = records.get(method, {"label": "FP32", "scheme": "-", "wall_s": None})
         rows.append({
-            "model": name, "precision": precision, "runtime": runtime,
+            "model": name, "method": record["label"],
+            "precision": "FP32" if method == BASELINE else "INT8",
+            "runtime": "ONNX Runtime" if name.startswith(ONNX_PREFIX) else "PyTorch",
             **{metric: values[metric] for metric in metric_names},
             "main": values["main"],
             "drop": round(drop(base["main"], values["main"]), 2),
@@ -37,6 +53,8 @@ def build_table(evaluations: dict, metric_names: list) -> pd.DataFrame:
             "size_mb": values["size_mb"],
             "latency_ms": values["latency_ms"],
             "speedup": round(base["latency_ms"] / values["latency_ms"], 2),
+            "cost_s": record["wall_s"],
+            "scheme": record["scheme"],
         })
     return pd.DataFrame(rows)
 

@@ -16,11 +16,16 @@ from .tasks import get_task
 METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
 # Params that cannot change a metric, so runs differing only in them are repeats.
 NOT_CONFIG = ("seed", "latency.", "report.", "device")
-ROWS = {"fp32": "FP32 (PyTorch)", "int8": "INT8 (PyTorch, QAT)",
-        "onnx_int8": "INT8 (ONNX Runtime)"}
-OURS = "ours: INT8 (ONNX Runtime), mean over the runs above"
+ROWS = {"fp32": "FP32 (PyTorch)", "qat": "INT8 QAT (PyTorch)",
+        "onnx_qat": "INT8 QAT (ONNX Runtime)"}
+# Rows that only runs with these methods have (a cell is empty where no run of it had one).
+METHOD_ROWS = {"onnx_ptq_static": "INT8 PTQ static (ONNX Runtime)",
+               "onnx_ptq_dynamic": "INT8 PTQ dynamic (ONNX Runtime)"}
+# Runs made before PTQ methods existed named QAT's rows int8 / onnx_int8.
+LEGACY_NAMES = {"int8": "qat", "onnx_int8": "onnx_qat"}
+OURS = "ours: INT8 QAT (ONNX Runtime), mean over the runs above"
 MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
-DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8)", "drop_rel": "relative drop, % of FP32"}
+DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8 QAT)", "drop_rel": "relative drop, % of FP32"}
 
 
 @dataclass
@@ -52,7 +57,9 @@ def _run(entry: dict, name: str) -> Run | None:
     data = entry.get("data") or {}
     metrics = ((data.get("metrics") or {}).get(METRICS_FILE) or {}).get("data")
     params = ((data.get("params") or {}).get(PARAMS_FILE) or {}).get("data")
-    if not metrics or not params or "fp32" not in metrics or "onnx_int8" not in metrics:
+    if metrics:
+        metrics = {LEGACY_NAMES.get(name, name): values for name, values in metrics.items()}
+    if not metrics or not params or "fp32" not in metrics or "onnx_qat" not in metrics:
         return None
     return Run(name, flatten(params), metrics)
 
@@ -112,10 +119,11 @@ def group_runs(runs: list) -> dict:
 
 
 def run_values(run: Run) -> dict:
-    """The headline figures of one run: main per model, and the ONNX INT8 drops."""
-    values = {name: run.metrics[name]["main"] for name in ROWS}
-    values["drop"] = drop(values["fp32"], values["onnx_int8"])
-    values["drop_rel"] = relative_drop(values["fp32"], values["onnx_int8"])
+    """The headline figures of one run: main per model, and the ONNX INT8 QAT drops."""
+    values = {name: run.metrics.get(name, {}).get("main", np.nan)
+              for name in [*ROWS, *METHOD_ROWS]}
+    values["drop"] = drop(values["fp32"], values["onnx_qat"])
+    values["drop_rel"] = relative_drop(values["fp32"], values["onnx_qat"])
     return values
 
 
@@ -136,20 +144,23 @@ def summary_tables(groups: dict) -> tuple:
     long = []
     for label, members in groups.items():
         per_run = [run_values(run) for run in members]
-        for figure in [*ROWS, *DROP_ROWS]:
-            mean, std = mean_std([values[figure] for values in per_run])
+        for figure in [*ROWS, *METHOD_ROWS, *DROP_ROWS]:
+            mean, std = mean_std([values[figure] for values in per_run
+                                  if not np.isnan(values[figure])] or [np.nan])
             long.append({"column": label, "task": members[0].task, "figure": figure,
                          "metric": get_task(members[0].task).main_metric, "mean": mean,
                          "std": std, "n": len(members),
                          "seeds": " ".join(str(run.seed) for run in members)})
     long = pd.DataFrame(long)
     table = {}
-    for figure, title in {**ROWS, **DROP_ROWS}.items():
-        rows = long[long["figure"] == figure]
+    for figure, title in {**ROWS, **METHOD_ROWS, **DROP_ROWS}.items():
+        rows = long[(long["figure"] == figure) & long["mean"].notna()]
+        if rows.empty:
+            continue
         table[title] = {**{r.column: cell_text(r.mean, r.std) for r in rows.itertuples()},
                         "average": f"{rows['mean'].mean():.2f}"}
     columns = list(groups) + ["average"]
-    table = pd.DataFrame(table).T[columns]
+    table = pd.DataFrame(table).T[columns].fillna("-")  # a method no run of that column had
     table.columns = [f"{c} ({get_task(groups[c][0].task).main_metric})" if c in groups else c
                      for c in columns]
     runs_row = {col: f"{len(members)} (seed {', '.join(str(r.seed) for r in members)})"

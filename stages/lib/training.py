@@ -1,5 +1,6 @@
 """The training loop shared by FP32 fine-tuning and QAT, with curves for `dvc plots`."""
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class TrainSettings:
 class Curves:
     loss: list   # rows {step, loss}
     eval: list   # rows {step, epoch, <metrics>}
+    eval_seconds: float = 0.0  # time spent scoring, so that costs can leave it out
 
     def write(self, folder: Path, stage: str) -> None:
         for kind, rows in (("loss", self.loss), ("eval", self.eval)):
@@ -58,25 +60,37 @@ def make_optimizer(model, settings: TrainSettings, device):
     return torch.optim.AdamW(groups, lr=settings.lr, fused=device.type in ("cpu", "cuda"))
 
 
+def task_loss(model, batch):
+    return model(**batch).loss
+
+
 def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn, desc,
-          eval_at_start=False) -> Curves:
+          eval_at_start=False, loss_fn=task_loss) -> Curves:
     """Train `model` in place; `evaluate_fn(model)` gives the metrics logged at each epoch end
-    (and at step 0 with `eval_at_start`, e.g. right after QAT calibration)."""
+    (and at step 0 with `eval_at_start`, e.g. right after QAT calibration); `loss_fn(model,
+    batch)` is what is minimised (the task loss, or a distillation mix)."""
     loader = make_loader(items, tokenizer, settings.batch_size, shuffle=True, seed=settings.seed)
     total_steps = max(1, math.ceil(settings.epochs * len(loader)))
     optimizer = make_optimizer(model, settings, device)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(settings.warmup_ratio * total_steps), total_steps)
     curves, window, step = Curves(loss=[], eval=[]), [], 0
+
+    def timed_evaluation():
+        start = time.perf_counter()
+        metrics = evaluate_fn(model)
+        curves.eval_seconds += time.perf_counter() - start
+        return metrics
+
     model.to(device)
     if eval_at_start:
-        curves.eval.append({"step": 0, "epoch": 0.0, **evaluate_fn(model)})
+        curves.eval.append({"step": 0, "epoch": 0.0, **timed_evaluation()})
         tqdm.write(f"{desc} step 0: {curves.eval[-1]}")
     with tqdm(total=total_steps, desc=desc, unit="step") as bar:
         while step < total_steps:
             model.train()
             for batch in loader:
-                loss = model(**to_device(batch, device)).loss
+                loss = loss_fn(model, to_device(batch, device))
                 if not torch.isfinite(loss):
                     raise PipelineError(f"{desc}: loss became {loss.item()} at step {step + 1}; "
                                         "lower the learning rate or check the labels")
@@ -93,7 +107,7 @@ def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn,
                     bar.set_postfix(loss=f"{curves.loss[-1]['loss']:.4f}")
                     window = []
                 if step % len(loader) == 0 or step == total_steps:
-                    metrics = evaluate_fn(model)
+                    metrics = timed_evaluation()
                     curves.eval.append({"step": step, "epoch": round(step / len(loader), 3),
                                         **metrics})
                     tqdm.write(f"{desc} step {step}: {metrics}")
