@@ -1,8 +1,8 @@
 """Run an exported model on your own text (not a DVC stage).
 
-    python -m stages.predict models/export/int8 "a gripping, beautifully shot film"
-    python -m stages.predict models/export/int8 "first sentence" "second sentence"   # pairs
-    python -m stages.predict models/export/int8 --file inputs.tsv   # one example per line,
+    python -m stages.predict models/export/qat "a gripping, beautifully shot film"
+    python -m stages.predict models/export/qat "first sentence" "second sentence"   # pairs
+    python -m stages.predict models/export/qat --file inputs.tsv   # one example per line,
                                                                     # its texts tab-separated
 Prints one JSON object per example: the label and its probabilities (classification), the
 score (regression) or the answer (question answering: give the question, then the context).
@@ -17,7 +17,7 @@ from stages.lib.serving import ExportedModel, read_examples
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m stages.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="an export folder, e.g. models/export/int8")
+    parser.add_argument("model", help="an export folder, e.g. models/export/qat")
     parser.add_argument("texts", nargs="*", help="one example: its text(s) in field order")
     parser.add_argument("--file", help="many examples: one per line, texts tab-separated")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")

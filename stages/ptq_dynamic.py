@@ -42,7 +42,7 @@ def main():
         wall_s = time.perf_counter() - start
         write_record(scratch, {"method": "ptq_dynamic", "label": "PTQ dynamic",
                                "scheme": scheme.describe("ptq_dynamic", weight_type),
-                               "wall_s": round(wall_s, 1), "device": "cpu"})
+                               "wall_s": round(wall_s, 2), "device": "cpu"})
     print(f"PTQ dynamic {task.name}: quantized in {wall_s:.1f} s")
 
 

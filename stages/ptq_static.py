@@ -43,7 +43,7 @@ def main():
         save_quantized(qmodel.cpu(), scratch, FP32_DIR)
         write_record(scratch, {"method": "ptq_static", "label": "PTQ static",
                                "scheme": scheme.describe("ptq_static"),
-                               "wall_s": round(wall_s, 1), "device": device.type})
+                               "wall_s": round(wall_s, 2), "device": device.type})
     print(f"PTQ static {task.name}: calibrated on {scheme.subset_size} samples in {wall_s:.0f} s")
 
 

@@ -58,7 +58,7 @@ def main():
             "method": "qat", "label": "QAT + distillation" if distill else "QAT",
             "scheme": scheme.describe("qat") + (
                 f", distill a={distill.alpha} T={distill.temperature}" if distill else ""),
-            "wall_s": round(wall_s, 1), "device": device.type,
+            "wall_s": round(wall_s, 2), "device": device.type,
             "eval_s": round(curves.eval_seconds, 1)})
     print(f"QAT {task.name}: {curves.eval[-1]} in {wall_s:.0f} s")
 

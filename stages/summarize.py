@@ -8,7 +8,9 @@
 
 Writes reports/summary/{summary.md, summary.csv, runs.csv, summary.png}: rows FP32 / INT8,
 columns tasks and their average; mean ± std (n - 1) where runs differ only by seed; the
-relative drops published work reports for the same tasks beside ours.
+relative drops published work reports for the same tasks beside ours; and every INT8 method
+(FP32, PTQ static, PTQ dynamic, QAT, QAT + distillation) per task with its size, latency and
+cost, also as reports/summary/methods.csv.
 """
 import argparse
 import fnmatch
@@ -23,8 +25,8 @@ from stages.lib.charts import plot_summary
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.outputs import write_text
 from stages.lib.references import load_references
-from stages.lib.summary import (group_runs, published_drops, run_values, runs_from_exp_show,
-                                summary_tables)
+from stages.lib.summary import (group_runs, methods_table, published_drops, run_values,
+                                runs_from_exp_show, summary_tables)
 
 
 def parse_args(argv=None):
@@ -59,7 +61,8 @@ def runs_table(groups: dict, with_params=False) -> pd.DataFrame:
                          for label, members in groups.items() for run in members])
 
 
-def to_markdown(table: pd.DataFrame, published: pd.DataFrame, runs: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, published: pd.DataFrame, methods: pd.DataFrame,
+                runs: pd.DataFrame) -> str:
     parts = ["# FP32 vs INT8 over tasks and seeds", "",
              table.to_markdown(disable_numparse=True), "",
              "- each task's headline metric on its validation split; `average` is the plain "
@@ -72,7 +75,13 @@ def to_markdown(table: pd.DataFrame, published: pd.DataFrame, runs: pd.DataFrame
                   "", published.astype(object).where(published.notna(), None).to_markdown(
                       floatfmt=".2f", missingval="–"), "",
                   "Their models differ from ours; compare drops, not scores.", ""]
-    parts += ["## Runs", "", runs.to_markdown(index=False, floatfmt=".2f"), ""]
+    parts += ["## INT8 methods: score, size, speed and cost", "",
+              methods.to_markdown(index=False, floatfmt=".2f"), "",
+              "- ONNX Runtime models; drop_rel_% against FP32 PyTorch; latency: median ms per "
+              "batch (reports/latency.json); cost_s: wall time to make the INT8 model from the "
+              "FP32 one (calibration, training; evaluation excluded)",
+              "- a row another configuration of the task already showed unchanged is left out",
+              "", "## Runs", "", runs.to_markdown(index=False, floatfmt=".2f"), ""]
     return "\n".join(parts)
 
 
@@ -89,15 +98,17 @@ def main(argv=None):
     groups = group_runs(runs)
     table, long = summary_tables(groups)
     published = published_drops(load_references(), groups, long)
-    runs_frame = runs_table(groups)
+    runs_frame, methods = runs_table(groups), methods_table(groups)
 
     out = Path(args.out)
-    write_text(out / "summary.md", to_markdown(table, published, runs_frame))
+    write_text(out / "summary.md", to_markdown(table, published, methods, runs_frame))
+    write_text(out / "methods.csv", methods.to_csv(index=False))
     write_text(out / "summary.csv", long.to_csv(index=False))
     write_text(out / "runs.csv", runs_table(groups, with_params=True).to_csv(index=False))
     plot_summary(long, out / "summary.png")
     print(table.to_markdown(disable_numparse=True))
-    print(f"\nwrote {out}/summary.md, summary.csv, runs.csv, summary.png")
+    print("\n" + methods.to_markdown(index=False, floatfmt=".2f"))
+    print(f"\nwrote {out}/summary.md, summary.csv, methods.csv, runs.csv, summary.png")
 
 
 if __name__ == "__main__":

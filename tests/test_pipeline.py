@@ -109,6 +109,11 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     for column in ("mrpc (qat.distill.enabled=False) (f1)", "mrpc (qat.distill.enabled=True) (f1)",
                    "squad (f1)", "stsb (pearson)", "average"):
         assert column in header
+    methods = pd.read_csv(workspace / "reports" / "summary" / "methods.csv")
+    mrpc = methods[methods["task"] == "mrpc"]
+    assert mrpc["method"].tolist() == ["FP32", "PTQ dynamic", "PTQ static", "QAT",
+                                       "QAT + distillation"]
+    assert (mrpc["cost_s"].iloc[1:] > 0).all()
 
 
 def check_export_folder(workspace):

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import REPO, set_dotted, stage_env
 from stages.lib.references import load_references
-from stages.lib.summary import (group_runs, mean_std, published_drops, runs_from_exp_show,
-                                summary_tables)
+from stages.lib.summary import (group_runs, mean_std, methods_table, published_drops,
+                                runs_from_exp_show, summary_tables)
 
 BASE_PARAMS = {"task": "mrpc", "seed": 42, "device": "auto", "data": {"max_seq_length": 128},
                "qat": {"lr": 1e-05}, "latency": {"repeats": 30}}
@@ -32,11 +32,12 @@ def legacy_metrics(fp32, int8):
             "onnx_int8": {"main": int8}}
 
 
-def entry(name, rev, run_params, run_metrics, state=None):
+def entry(name, rev, run_params, run_metrics, state=None, timings=None):
     """One record as `dvc exp show --json` gives it."""
     record = {"rev": rev, "name": name, "data": {
         "rev": rev, "params": {"params.yaml": {"data": run_params}},
-        "metrics": {"reports/metrics.json": {"data": run_metrics}}}}
+        "metrics": {"reports/metrics.json": {"data": run_metrics},
+                    "reports/latency.json": {"data": timings or {}}}}}
     return {"revs": [record], "executor": state and {"state": state}}, record
 
 
@@ -166,3 +167,34 @@ def test_ptq_rows_appear_where_runs_have_them_and_old_runs_still_count():
     assert table.loc["INT8 PTQ dynamic (ONNX Runtime)", "mrpc (f1)"] == "86.00 ± 1.41"
     assert table.loc["INT8 PTQ dynamic (ONNX Runtime)", "stsb (pearson)"] == "-"
     assert "INT8 PTQ static (ONNX Runtime)" not in table.index  # no run had it
+
+
+def method_run(name, rev, qat_main, qat_cost, distill, seed=42):
+    """A run with every method; PTQ and FP32 figures as a QAT param leaves them."""
+    figures = {"fp32": (90.0, 86.7), "onnx_fp32": (90.0, 86.8), "qat": (qat_main, 87.0),
+               "onnx_qat": (qat_main, 22.3), "onnx_ptq_static": (88.0, 22.3),
+               "onnx_ptq_dynamic": (87.0, 22.4)}
+    metrics = {k: {"main": main, "size_mb": size} for k, (main, size) in figures.items()}
+    timings = {k: {"latency_ms": 5.0 if k != "onnx_fp32" else 9.0} for k in figures}
+    timings["quantization_wall_s"] = {"qat": qat_cost, "ptq_static": 20.0, "ptq_dynamic": 1.5}
+    run_params = params(seed=seed)
+    run_params["qat"]["distill"] = {"enabled": distill}
+    return name, rev, run_params, metrics, None, timings
+
+
+def test_the_methods_table_shows_each_method_once_with_its_cost():
+    runs = runs_from_exp_show(exp_show(
+        metrics(70.0, 69.0),  # the stsb baseline, from before PTQ: QAT only
+        method_run("plain", "c" * 40, 89.5, 400.0, False),
+        method_run("taught", "d" * 40, 89.8, 460.0, True)))
+    methods = methods_table(group_runs(runs))
+    mrpc = methods[methods["task"] == "mrpc"].set_index("method")
+    assert list(mrpc.index) == ["FP32", "PTQ dynamic", "PTQ static", "QAT",
+                                "QAT + distillation"]
+    assert mrpc.loc["PTQ static", "cost_s"] == 20.0 and mrpc.loc["PTQ dynamic", "cost_s"] == 1.5
+    assert mrpc.loc["QAT + distillation", ["main", "cost_s"]].tolist() == [89.8, 460.0]
+    assert mrpc.loc["QAT", "drop_rel_%"] == pytest.approx(100 * 0.5 / 90)
+    assert mrpc.loc["FP32", "latency_ms"] == 9.0 and math.isnan(mrpc.loc["FP32", "cost_s"])
+    stsb = methods[methods["task"] == "stsb"]
+    assert stsb["method"].tolist() == ["FP32", "QAT"]  # an old run: no PTQ rows, no cost
+    assert stsb["cost_s"].isna().all()

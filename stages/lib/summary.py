@@ -5,7 +5,7 @@ Runs come from `dvc exp show --json`: the committed baselines and the finished e
 Runs that differ only in `seed` (or in settings that cannot change a metric) form one cell.
 """
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from .references import drop, relative_drop
 from .tasks import get_task
 
 METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
+LATENCY_FILE = "reports/latency.json"
 # Params that cannot change a metric, so runs differing only in them are repeats.
 NOT_CONFIG = ("seed", "latency.", "report.", "device")
 ROWS = {"fp32": "FP32 (PyTorch)", "qat": "INT8 QAT (PyTorch)",
@@ -24,6 +25,9 @@ METHOD_ROWS = {"onnx_ptq_static": "INT8 PTQ static (ONNX Runtime)",
 # Runs made before PTQ methods existed named QAT's rows int8 / onnx_int8.
 LEGACY_NAMES = {"int8": "qat", "onnx_int8": "onnx_qat"}
 OURS = "ours: INT8 QAT (ONNX Runtime), mean over the runs above"
+# The methods table: each ONNX model and the method that made it.
+METHOD_TABLE = {"onnx_fp32": ("FP32", None), "onnx_ptq_dynamic": ("PTQ dynamic", "ptq_dynamic"),
+                "onnx_ptq_static": ("PTQ static", "ptq_static"), "onnx_qat": ("QAT", "qat")}
 MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
 DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8 QAT)", "drop_rel": "relative drop, % of FP32"}
 
@@ -33,6 +37,7 @@ class Run:
     name: str
     params: dict   # flattened: {"qat.lr": 1e-05, ...}
     metrics: dict  # reports/metrics.json
+    timings: dict = field(default_factory=dict)  # reports/latency.json
 
     @property
     def task(self) -> str:
@@ -61,7 +66,8 @@ def _run(entry: dict, name: str) -> Run | None:
         metrics = {LEGACY_NAMES.get(name, name): values for name, values in metrics.items()}
     if not metrics or not params or "fp32" not in metrics or "onnx_qat" not in metrics:
         return None
-    return Run(name, flatten(params), metrics)
+    timings = ((data.get("metrics") or {}).get(LATENCY_FILE) or {}).get("data") or {}
+    return Run(name, flatten(params), metrics, timings)
 
 
 def runs_from_exp_show(entries: list) -> list:
@@ -182,3 +188,41 @@ def published_drops(references: pd.DataFrame, groups: dict, long: pd.DataFrame) 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))
     published = table.drop(index=OURS).dropna(axis=1, how="all")  # tasks nobody published
     return table.loc[:, published.columns] if len(published) else published
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def methods_table(groups: dict) -> pd.DataFrame:
+    """One row per task configuration and ONNX model: what each method scores, weighs, takes
+    per batch and cost to make, mean over seeds. A row that another configuration of the same
+    task already showed unchanged (FP32 and the PTQ methods, which a QAT param does not rerun)
+    is shown once, so runs that differ in QAT settings add only their QAT row."""
+    rows, seen = [], set()
+    for label, members in groups.items():
+        task = members[0].task
+        for name, (method, key) in METHOD_TABLE.items():
+            present = [run for run in members if name in run.metrics]
+            if not present:
+                continue
+            if key == "qat" and present[0].params.get("qat.distill.enabled"):
+                method += " + distillation"
+            row = {
+                "task": task, "column": label, "method": method,
+                "main": _mean(run.metrics[name]["main"] for run in present),
+                "drop_rel_%": _mean(relative_drop(run.metrics["fp32"]["main"],
+                                                  run.metrics[name]["main"]) for run in present),
+                "size_mb": _mean(run.metrics[name].get("size_mb") for run in present),
+                "latency_ms": _mean(run.timings.get(name, {}).get("latency_ms")
+                                    for run in present),
+                "cost_s": _mean(run.timings.get("quantization_wall_s", {}).get(key)
+                                for run in present) if key else float("nan"),
+                "runs": len(present)}
+            identity = (task, method, round(row["main"], 4), row["size_mb"],
+                        None if np.isnan(row["cost_s"]) else row["cost_s"])  # nan != nan
+            if identity not in seen:
+                seen.add(identity)
+                rows.append(row)
+    return pd.DataFrame(rows)
