@@ -61,16 +61,20 @@ def test_the_references_file_holds_the_published_figures_the_issue_names():
                                  ["fp32", "int8"]]) == pytest.approx(9.15, abs=0.005)
 
 
+def references(*rows) -> pd.DataFrame:
+    """A references.csv table from (source, model, task, metric, fp32, int8, method) rows."""
+    return pd.DataFrame([{"source": source, "url": "", "model": model, "task": task,
+                          "metric": metric, "fp32": fp32, "int8": int8, "method": method,
+                          "notes": ""}
+                         for source, model, task, metric, fp32, int8, method in rows])
+
+
 def test_a_reference_sits_beside_our_figures_with_both_drops():
-    refs = pd.DataFrame([
-        {"source": "Paper A", "url": "", "model": "bert-base-uncased", "task": "mrpc",
-         "metric": "f1", "fp32": 90.0, "int8": 89.1, "method": "QAT", "notes": ""},
-        {"source": "Paper B", "url": "", "model": "distilbert-base-uncased", "task": "mrpc",
-         "metric": "accuracy", "fp32": 80.0, "int8": 80.8, "method": "PTQ", "notes": ""},
-        {"source": "Paper C", "url": "", "model": "bert-base-uncased", "task": "mrpc",
-         "metric": "spearman", "fp32": 1.0, "int8": 1.0, "method": "QAT", "notes": ""},
-        {"source": "Paper A", "url": "", "model": "bert-base-uncased", "task": "sst2",
-         "metric": "accuracy", "fp32": 92.0, "int8": 91.0, "method": "QAT", "notes": ""}])
+    refs = references(
+        ("Paper A", "bert-base-uncased", "mrpc", "f1", 90.0, 89.1, "QAT"),
+        ("Paper B", "distilbert-base-uncased", "mrpc", "accuracy", 80.0, 80.8, "PTQ"),
+        ("Paper C", "bert-base-uncased", "mrpc", "spearman", 1.0, 1.0, "QAT"),
+        ("Paper A", "bert-base-uncased", "sst2", "accuracy", 92.0, 91.0, "QAT"))
     ours = {"fp32": {"f1": 88.0, "accuracy": 84.0}, "onnx_qat": {"f1": 86.9, "accuracy": 84.5}}
     table = compare(refs, "mrpc", "google-bert/bert-base-uncased", ours)
 
@@ -86,13 +90,10 @@ def test_a_reference_sits_beside_our_figures_with_both_drops():
 
 
 def test_each_reference_is_set_beside_our_int8_made_the_same_way():
-    refs = pd.DataFrame([
-        {"source": "Q8BERT", "url": "", "model": "bert-base-uncased", "task": "mrpc",
-         "metric": "f1", "fp32": 90.0, "int8": 87.9, "method": "dynamic PTQ (DQ)", "notes": ""},
-        {"source": "INC", "url": "", "model": "bert-base-uncased", "task": "mrpc",
-         "metric": "f1", "fp32": 90.4, "int8": 89.6, "method": "static PTQ (INC)", "notes": ""},
-        {"source": "Q8BERT", "url": "", "model": "bert-base-uncased", "task": "mrpc",
-         "metric": "f1", "fp32": 90.0, "int8": 89.6, "method": "QAT", "notes": ""}])
+    refs = references(
+        ("Q8BERT", "bert-base-uncased", "mrpc", "f1", 90.0, 87.9, "dynamic PTQ (DQ)"),
+        ("INC", "bert-base-uncased", "mrpc", "f1", 90.4, 89.6, "static PTQ (INC)"),
+        ("Q8BERT", "bert-base-uncased", "mrpc", "f1", 90.0, 89.6, "QAT"))
     ours = {"fp32": {"f1": 88.0}, "onnx_fp32": {"f1": 88.0}, "onnx_qat": {"f1": 87.0},
             "onnx_ptq_static": {"f1": 86.0}, "onnx_ptq_dynamic": {"f1": 85.0}}
     table = compare(refs, "mrpc", "minilm-l6", ours)
