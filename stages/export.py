@@ -20,7 +20,7 @@ from stages.lib.metrics import score
 from stages.lib.modeling import load_task_model
 from stages.lib.outputs import atomic_dir, read_json, write_json
 from stages.lib.params import load_params
-from stages.lib.quantization import NNCF_METHODS, load_quantized, strip_for_export
+from stages.lib.quantization import load_quantized, strip_for_export
 from stages.lib.sizes import size_mb
 from stages.lib.tasks import get_task
 
@@ -66,7 +66,7 @@ def main():
             outputs = {split: onnx_io.predict(sess, data.loader, desc=f"onnx {name} {split}")
                        for split, data in splits.items()}
             metrics = score(outputs, splits, task, settings)
-            if name in ("fp32", *NNCF_METHODS):
+            if name in torch_results:  # methods with a PyTorch model to compare with
                 check_parity(name, metrics["main"], torch_results[name]["main"],
                              params["export"]["parity_tolerance"])
             results[f"onnx_{name}"] = {**metrics, "size_mb": size_mb(path),

@@ -136,7 +136,8 @@ def quantize_dynamic(fp32_onnx: Path, dest: Path, scheme: Scheme, modules: list,
     """ONNX Runtime dynamic INT8: no calibration, activation ranges are taken per batch."""
     from onnxruntime.quantization import QuantType, quantize_dynamic as ort_quantize_dynamic
     graph = onnx.load(str(fp32_onnx), load_external_data=False).graph
-    excluded = [node.name for node in graph.node if onnx_module_name(node.name) in set(modules)]
+    ignored = set(modules)
+    excluded = [node.name for node in graph.node if onnx_module_name(node.name) in ignored]
     # ONNX Runtime first rewrites Gemm as MatMul + Add, naming the MatMul <gemm name>_MatMul.
     excluded += [f"{name}_MatMul" for name in excluded if name.endswith("Gemm")]
     if modules and not excluded:
