@@ -40,8 +40,9 @@ def main():
     with atomic_dir(FP32_DIR) as scratch:
         save_model_folder(model.cpu(), tokenizer, scratch)
     curves.write(CURVES_DIR, "finetune")
-    print(f"FP32 {task.name}: {curves.eval[-1]}")
+    print(f"FP32 {task.name}: {curves.eval[-1]}; training {curves.throughput()}")
+    return {"training": curves.throughput()}  # kept in reports/timings/finetune.json
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_stage(main, timed=True)

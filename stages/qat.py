@@ -59,9 +59,10 @@ def main():
             "scheme": scheme.describe("qat") + (
                 f", distill a={distill.alpha} T={distill.temperature}" if distill else ""),
             "wall_s": round(wall_s, 2), "device": device.type,
-            "eval_s": round(curves.eval_seconds, 1)})
-    print(f"QAT {task.name}: {curves.eval[-1]} in {wall_s:.0f} s")
+            "eval_s": round(curves.eval_seconds, 1), "training": curves.throughput()})
+    print(f"QAT {task.name}: {curves.eval[-1]} in {wall_s:.0f} s; training {curves.throughput()}")
+    return {"training": curves.throughput()}
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_stage(main, timed=True)

@@ -8,6 +8,9 @@ reports/results.{md,csv} (with every published reference for the task, and the
 """
 from pathlib import Path
 
+import pandas as pd
+
+from stages.lib.benchmark import training_step_target
 from stages.lib.charts import plot_comparison, plot_curves, plot_references
 from stages.lib.data import check_prepared_task
 from stages.lib.errors import PipelineError, run_stage
@@ -21,6 +24,8 @@ from stages.lib.tasks import get_task
 
 DATA_DIR, REPORTS, INT8_DIR = Path("data/prepared"), Path("reports"), Path("models/int8")
 EVALUATIONS = [REPORTS / "eval" / "pytorch.json", REPORTS / "eval" / "onnx.json"]
+BENCHMARK = REPORTS / "benchmark" / "timings.json"
+FINETUNE_TIMING = REPORTS / "timings" / "finetune.json"
 
 
 def table_notes(params: dict, task, timings: dict) -> list:
@@ -58,6 +63,20 @@ def references_section(comparison, task, our_model: str) -> str:
         + "\n\n" + "".join(f"- {note}\n" for note in notes)
 
 
+def speed_section(benchmark: dict, training: dict, records: dict) -> str:
+    """The benchmark's verdict (is the fastest INT8 engine faster than the fastest float one?)
+    and QAT's training step against FP32's."""
+    machine, targets = benchmark["machine"], list(benchmark["targets"])
+    if "qat" in records and "training" in records["qat"] and training:
+        targets.append(training_step_target(training, records["qat"]["training"]))
+    table = pd.DataFrame(targets)
+    return ("\n## Speed on every runtime\n\n"
+            + (table.to_markdown(index=False) if not table.empty else "No targets measured.")
+            + f"\n\n- {machine['cpu']}, {machine['cores']} cores, ISA "
+            f"{', '.join(machine['isa']) or '-'}; every engine, setting and profile in "
+            "reports/benchmark/benchmark.md\n")
+
+
 def enforce_criterion(table, settings: dict) -> None:
     failed = table.loc[table["criterion"] == "fail", "model"].tolist()
     if failed and settings["fail_on_drop"]:
@@ -89,7 +108,9 @@ def main():
     write_text(REPORTS / "results.md", to_markdown(
         table, f"{task.name}: FP32 vs INT8 ({', '.join(r['label'] for r in records.values())})",
         table_notes(params, task, timings))
-        + references_section(comparison, task, params["model"]["name"]))
+        + references_section(comparison, task, params["model"]["name"])
+        + speed_section(read_json(BENCHMARK), read_json(FINETUNE_TIMING).get("training"),
+                        records))
     plot_comparison(table, task.main_metric, REPORTS / "comparison.png")
     curves = [(REPORTS / "curves", "finetune", "FP32 fine-tune")]
     if "qat" in records:
@@ -101,4 +122,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_stage(main, timed=True)

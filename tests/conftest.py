@@ -35,6 +35,8 @@ def small_params(tiny_model: Path, **overrides) -> dict:
     params["qat"].update(epochs=1, batch_size=16, log_every=2)
     params["quantization"]["subset_size"] = 16
     params["latency"].update(repeats=3, warmup=1)
+    params["benchmark"].update(batch_sizes=[1, 4], seq_lengths=[None], threads=[None], warmup=1,
+                               repeats=2)
     params["export"]["parity_tolerance"] = 5.0  # 64 examples: one flipped prediction is 1.6 points
     return set_dotted(params, overrides)
 

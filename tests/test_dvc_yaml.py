@@ -6,7 +6,8 @@ import yaml
 
 from conftest import REPO
 
-STAGES = ["download", "finetune", "quantize", "evaluate", "export", "report", "package"]
+STAGES = ["download", "finetune", "quantize", "evaluate", "export", "benchmark", "report",
+          "package"]
 METHOD_STAGE = "quantize"  # foreach over `methods`: cmd python -m stages.<method>
 
 
@@ -60,7 +61,7 @@ def test_every_method_is_a_stage_with_its_own_params_and_output():
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][METHOD_STAGE]
     assert stage["foreach"] == "${methods}"
     assert "${item}" in stage["do"]["params"]
-    assert stage["do"]["outs"] == ["models/int8/${item}"]
+    assert stage["do"]["outs"][0] == "models/int8/${item}"
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for method in methods():
         assert (REPO / "stages" / f"{method}.py").is_file() and method in params
@@ -72,3 +73,16 @@ def test_every_stage_reads_the_task_and_declares_outputs():
         stage = stage_body(stage)
         assert "task" in stage["params"], name
         assert stage.get("outs") or stage.get("metrics"), name
+
+
+def test_every_stage_declares_the_wall_time_file_its_script_writes():
+    """run_stage(main, timed=True) writes reports/timings/<script>.json: an undeclared file
+    would be left out of git and of the run cache."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name in STAGES:
+        outs = [out for out in stage_body(stages[name])["outs"] if isinstance(out, dict)]
+        declared = {path: spec for out in outs for path, spec in out.items()}
+        stem = "${item}" if name == METHOD_STAGE else name
+        assert declared.get(f"reports/timings/{stem}.json") == {"cache": False}, name
+        for script in stage_scripts(name):
+            assert "run_stage(main, timed=True)" in script.read_text(), script.name

@@ -73,7 +73,8 @@ def test_nan_loss_stops_training_with_a_clear_error(tiny_model_dir):
     frame = pd.DataFrame({"text_a": ["a", "b"], "text_b": ["c", "d"], "label": [np.nan, 1.0]})
     items = features.encode(tokenizer, frame, 16)
     settings = TrainSettings(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0,
-                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=1, seed=0)
+                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=1,
+                             group_by_length=False, seed=0)
     with pytest.raises(PipelineError, match="loss became nan at step 1"):
         train(modeling.load_task_model(tiny_model_dir, task), items, tokenizer, settings,
               torch.device("cpu"), evaluate_fn=lambda m: {}, desc="test")
@@ -88,7 +89,8 @@ def test_training_is_deterministic_and_learns(tiny_model_dir):
                           "label": [int(t.startswith("good")) for t in texts]})
     items = features.encode(tokenizer, frame, 16)
     settings = TrainSettings(epochs=10, lr=3e-3, batch_size=16, weight_decay=0.0,
-                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=4, seed=7)
+                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=4,
+                             group_by_length=True, seed=7)
     losses = []
     for _ in range(2):
         torch.manual_seed(0)
@@ -99,3 +101,23 @@ def test_training_is_deterministic_and_learns(tiny_model_dir):
     assert losses[0] == losses[1]
     assert losses[0][-1] < 0.5 * losses[0][0]
     assert [row["epoch"] for row in curves.eval] == [float(e) for e in range(1, 11)]
+    speed = curves.throughput()
+    assert speed["steps"] == 40 and speed["step_ms"] > 0 and speed["examples_per_s"] > 0
+
+
+def test_length_grouping_pads_less_and_still_sees_every_item_once(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rng = np.random.default_rng(0)
+    texts = ["x" * int(n) for n in rng.integers(1, 60, size=256)]
+    frame = pd.DataFrame({"text_a": texts, "text_b": None, "label": 0})
+    items = features.encode(tokenizer, frame, 64)
+    for index, item in enumerate(items):
+        item["labels"] = index  # to tell the items apart in the batches
+    padded, seen = {}, {}
+    for grouped in (False, True):
+        batches = list(modeling.make_loader(items, tokenizer, 16, shuffle=True, seed=3,
+                                            group_by_length=grouped))
+        padded[grouped] = sum(b["input_ids"].numel() for b in batches)
+        seen[grouped] = sorted(int(i) for b in batches for i in b["labels"])
+    assert seen[True] == seen[False] == list(range(256))
+    assert padded[True] < 0.75 * padded[False]

@@ -111,3 +111,24 @@ def test_bad_methods_and_scheme_are_refused(dotted, value, message):
 def test_any_subset_of_methods_in_any_order_is_valid():
     for methods in (["ptq_dynamic"], ["ptq_static", "qat"], ["qat", "ptq_static", "ptq_dynamic"]):
         validate(set_dotted(default_params(), {"methods": methods}))
+
+
+@pytest.mark.parametrize("dotted, value, message", [
+    ("benchmark.runtimes", ["tensorrt"], "`benchmark.runtimes` must be a non-empty list of "
+                                         "pytorch, onnxruntime, openvino, got ['tensorrt']"),
+    ("benchmark.runtimes", [], "(e.g. [onnxruntime, openvino])"),
+    ("benchmark.openvino_precisions", ["fp16"], "`benchmark.openvino_precisions` must be a "
+                                                "non-empty list of f32, bf16"),
+    ("benchmark.batch_sizes", [1, 0], "`benchmark.batch_sizes` must be a non-empty list of "
+                                      "positive integers or null"),
+    ("benchmark.batch_sizes", [None], "`benchmark.batch_sizes` must be positive integers"),
+    ("benchmark.seq_lengths", 128, "`benchmark.seq_lengths` must be a non-empty list"),
+    ("benchmark.threads", [2.5], "`benchmark.threads` must be a non-empty list"),
+    ("benchmark.warmup", -1, "`benchmark.warmup` must be an integer >= 0"),
+    ("benchmark.repeats", 0, "`benchmark.repeats` must be a positive number"),
+    ("benchmark.profile", "no", "`benchmark.profile` must be true or false"),
+])
+def test_bad_benchmark_settings_are_refused(dotted, value, message):
+    params = set_dotted(default_params(), {dotted: value})
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        validate(params)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from conftest import REPO, SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
+from stages.lib.runtimes import cpu_description
 
 SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 
@@ -54,6 +55,12 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     for name in ("fp32", "qat", "ptq_static", "ptq_dynamic"):
         assert (workspace / "models" / "onnx" / f"{name}.onnx").is_file()
     check_export_folder(workspace)
+    check_benchmark(workspace)
+    stage_times = {path.stem: json.loads(path.read_text())
+                   for path in (workspace / "reports" / "timings").glob("*.json")}
+    assert set(stage_times) == {"download", "finetune", "qat", "ptq_static", "ptq_dynamic",
+                                "evaluate", "export", "benchmark", "report", "package"}
+    assert all(t["wall_s"] >= t["main_s"] > 0 for t in stage_times.values())
 
     # Nothing changed: nothing reruns.
     assert "didn't change" in dvc(workspace, "repro").stdout
@@ -114,6 +121,28 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert mrpc["method"].tolist() == ["FP32", "PTQ dynamic", "PTQ static", "QAT",
                                        "QAT + distillation"]
     assert (mrpc["cost_s"].iloc[1:] > 0).all()
+
+
+def check_benchmark(workspace):
+    """Every model on every runtime is timed and scored, and ONNX Runtime's score is the
+    export stage's score: the benchmark runs the same models, not stand-ins."""
+    folder = workspace / "reports" / "benchmark"
+    accuracy = json.loads((folder / "accuracy.json").read_text())
+    onnx = json.loads((workspace / "reports" / "eval" / "onnx.json").read_text())
+    bf16_engines = 1 + bool({"avx512_bf16", "amx_bf16"} & set(cpu_description()["isa"]))
+    for model in ("fp32", "qat", "ptq_static", "ptq_dynamic"):
+        ort = accuracy[f"{model}/onnxruntime/{'FP32' if model == 'fp32' else 'INT8 + FP32'}"]
+        assert ort["main"] == onnx[f"onnx_{model}"]["main"], model
+        # f32 and bf16; on a CPU without BF16 instructions both are FP32, benchmarked once
+        assert sum(name.startswith(f"{model}/openvino/") for name in accuracy) == bf16_engines
+    assert "fp32/pytorch/FP32" in accuracy
+    timings = json.loads((folder / "timings.json").read_text())
+    assert len(timings["rows"]) == len(accuracy) * 2  # batch 1 and 4, one length, one count
+    assert all(r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] for r in timings["rows"])
+    assert {"cpu", "cores", "isa", "onnxruntime", "openvino"} <= set(timings["machine"])
+    report = (folder / "benchmark.md").read_text()
+    assert "## Targets" in report and "fastest INT8 vs fastest float, batch 4" in report
+    assert (folder / "benchmark.png").stat().st_size > 10_000
 
 
 def check_export_folder(workspace):

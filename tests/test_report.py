@@ -13,7 +13,9 @@ from stages.lib.results import build_table, mark_criterion
 from stages.lib.tasks import TASKS
 
 RECORDS = {"qat": {"method": "qat", "label": "QAT", "scheme": "NNCF mixed", "wall_s": 300.0,
-                   "device": "cpu"}}
+                   "device": "cpu", "training": {"steps": 5, "step_ms": 720.0,
+                                                 "examples_per_s": 44.4,
+                                                 "padded_tokens_per_step": 900.0}}}
 
 
 def evaluations(fp32_main=90.0, int8_main=89.0, metric="f1", extra=None):
@@ -146,6 +148,17 @@ def report_workspace(workspace, tiny_model_dir):
         (folder / f"{stage}_loss.csv").write_text("step,loss\n1,0.7\n2,0.6\n")
         (folder / f"{stage}_eval.csv").write_text("step,epoch,f1,accuracy,main\n2,1.0,80,75,80\n")
     (qat / "method.json").write_text(json.dumps(RECORDS["qat"]))
+    benchmark = workspace / "reports" / "benchmark"
+    benchmark.mkdir(parents=True)
+    (benchmark / "timings.json").write_text(json.dumps({
+        "machine": {"cpu": "Test CPU", "cores": 2, "isa": ["avx512_vnni"]}, "rows": [],
+        "targets": [{"target": "fastest INT8 vs fastest float, batch 32", "measured": 0.91,
+                     "goal": ">= 1.3", "met": False, "detail": "qat on openvino 109 ms"}]}))
+    (workspace / "reports" / "timings").mkdir()
+    (workspace / "reports" / "timings" / "finetune.json").write_text(json.dumps(
+        {"stage": "finetune", "wall_s": 500.0, "main_s": 490.0, "training": {
+            "steps": 10, "step_ms": 400.0, "examples_per_s": 80.0,
+            "padded_tokens_per_step": 900.0}}))
     return workspace
 
 
@@ -174,6 +187,9 @@ def test_report_shows_every_published_mrpc_reference_and_the_verdict(report_work
         assert source in text
     assert "the model differs: ours is" in text and "`bert-base-uncased`" in text
     assert "INT8 passes when `main` drops by at most 1.0 % of FP32" in text
+    assert "## Speed on every runtime" in text and "| fastest INT8 vs fastest float" in text
+    assert "Test CPU, 2 cores, ISA avx512_vnni" in text
+    assert "| QAT step vs FP32 step" in text and "QAT 720.0 ms vs FP32 400.0 ms" in text
     assert pd.read_csv(report_workspace / "reports" / "results.csv")["criterion"].tolist() == \
         ["-", "pass", "-", "pass"]  # 0.5 / 88 = 0.57 %
     assert (report_workspace / "reports" / "references.png").stat().st_size > 10_000

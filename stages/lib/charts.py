@@ -104,3 +104,30 @@ def plot_summary(long: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_benchmark(rows: list, seq: int, threads: int, path: Path) -> None:
+    """Median latency of every engine at each batch size (one panel each), at one sequence
+    length and thread count: float engines blue, INT8 orange; the fastest float is the line
+    to beat."""
+    frame = pd.DataFrame(rows)
+    frame = frame[(frame["seq"] == seq) & (frame["threads"] == threads)]
+    batches = sorted(frame["batch"].unique())
+    fig, axes = plt.subplots(1, len(batches), figsize=(7 * len(batches), 5), squeeze=False)
+    for ax, batch in zip(axes[0], batches):
+        part = frame[frame["batch"] == batch].sort_values("median_ms", kind="stable")
+        labels = [f"{m}\n{r}\n{p}" for m, r, p in zip(part["model"], part["runtime"],
+                                                       part["precision"])]
+        int8 = part["precision"].str.startswith("INT8")
+        bars = ax.barh(labels, part["median_ms"],
+                       color=[INT8_COLOR if flag else FP32_COLOR for flag in int8])
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        if (~int8).any():
+            ax.axvline(part.loc[~int8, "median_ms"].min(), color="grey", linestyle="--",
+                       linewidth=1)
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=6)
+        ax.set_title(f"batch {batch}, sequence {seq}, {threads} threads: median ms")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,15 +1,48 @@
-"""One error type for every mistake a user can fix, and the wrapper that reports it."""
+"""One error type for every mistake a user can fix, and the wrapper that runs a stage."""
+import json
+import os
 import sys
+import time
+from pathlib import Path
+
+TIMINGS = Path("reports/timings")
 
 
 class PipelineError(Exception):
     """A problem with params, data or environment; the message names the fix."""
 
 
-def run_stage(main):
-    """Run a stage's main(); a PipelineError ends it with its message and exit code 2."""
+def run_stage(main, timed=False):
+    """Run a stage's main(); a PipelineError ends it with its message and exit code 2.
+
+    `timed`: a DVC stage records its wall time (imports included) in
+    reports/timings/<script>.json, so that the reports say where a run's time went, with
+    whatever main() returns (e.g. training step times)."""
+    started = time.perf_counter()
     try:
-        main()
+        facts = main()
     except PipelineError as err:
         print(f"\nerror: {err}", file=sys.stderr)
         sys.exit(2)
+    if timed:
+        record_wall_time(Path(sys.argv[0]).stem, time.perf_counter() - started, facts or {})
+
+
+def seconds_since_process_start() -> float | None:
+    """Linux: from /proc, so that loading torch and friends counts too."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+        return float(Path("/proc/uptime").read_text().split()[0]) - started
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def record_wall_time(stage: str, main_s: float, facts: dict) -> None:
+    wall = seconds_since_process_start()
+    record = {"stage": stage, "wall_s": round(wall if wall and wall >= main_s else main_s, 2),
+              "main_s": round(main_s, 2), **facts}
+    TIMINGS.mkdir(parents=True, exist_ok=True)
+    scratch = TIMINGS / f".{stage}.json.partial"
+    scratch.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(scratch, TIMINGS / f"{stage}.json")

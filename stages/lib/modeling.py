@@ -97,10 +97,20 @@ def copy_model_files(src: Path, dest: Path, skip=("model.safetensors",)) -> None
 
 
 # ---------------------------------------------------------------- inputs
-def make_loader(items, tokenizer, batch_size, shuffle=False, seed=0) -> DataLoader:
+def make_loader(items, tokenizer, batch_size, shuffle=False, seed=0,
+                group_by_length=False) -> DataLoader:
+    """Batches padded to their longest item. With `group_by_length` (training only), batches
+    are drawn from runs of similar length, as the HF Trainer's group_by_length does, so each
+    step pads and computes fewer tokens; the order stays random and seeded."""
     generator = torch.Generator().manual_seed(seed)
+    collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+    if shuffle and group_by_length:
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+        sampler = LengthGroupedSampler(batch_size, lengths=[len(i["input_ids"]) for i in items],
+                                       generator=generator)
+        return DataLoader(items, batch_size=batch_size, sampler=sampler, collate_fn=collate)
     return DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      collate_fn=DataCollatorWithPadding(tokenizer, return_tensors="pt"))
+                      collate_fn=collate)
 
 
 # ---------------------------------------------------------------- device

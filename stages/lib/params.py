@@ -6,6 +6,7 @@ import yaml
 
 from .errors import PipelineError
 from .data import local_hint
+from .runtimes import FLOAT_PRECISIONS, RUNTIMES
 from .tasks import get_task
 
 PARAMS_FILE = Path("params.yaml")
@@ -57,6 +58,9 @@ def validate(params: dict) -> None:
     _choice(params, "device", DEVICES)
     _choice(params, "data.source", DATA_SOURCES)
     _validate_quantization(params)
+    _validate_benchmark(params)
+    for key in ("finetune.group_by_length", "qat.group_by_length"):
+        _boolean(params, key)
     if not isinstance(_require(params, "seed"), int):
         raise PipelineError(f"`seed` must be an integer, got {params['seed']!r}")
     for key in ("data.max_train_samples", "data.max_eval_samples", "latency.seq_length",
@@ -130,6 +134,36 @@ def _validate_quantization(params: dict) -> None:
     _positive(params, "qat.distill.temperature")
     _boolean(params, "ptq_static.fast_bias_correction")
     _choice(params, "ptq_dynamic.weight_type", WEIGHT_TYPES)
+
+
+def _list_of(params, dotted, allowed=None, positive_or_null=False, example=""):
+    values = _require(params, dotted)
+    def fits(value):
+        if allowed is not None:
+            return value in allowed
+        return value is None or (isinstance(value, int) and not isinstance(value, bool)
+                                 and value > 0)
+    if not isinstance(values, list) or not values or not all(fits(v) for v in values):
+        what = (f"of {', '.join(allowed)}" if allowed is not None
+                else "of positive integers or null")
+        raise PipelineError(f"`{dotted}` must be a non-empty list {what}, got {values!r}"
+                            + (f" (e.g. {example})" if example else ""))
+
+
+def _validate_benchmark(params: dict) -> None:
+    _list_of(params, "benchmark.runtimes", RUNTIMES, example="[onnxruntime, openvino]")
+    _list_of(params, "benchmark.openvino_precisions", FLOAT_PRECISIONS, example="[f32, bf16]")
+    for key, example in (("batch_sizes", "[1, 32]"), ("seq_lengths", "[128, null]"),
+                         ("threads", "[1, null]")):
+        _list_of(params, f"benchmark.{key}", example=example)
+    if None in params["benchmark"]["batch_sizes"]:
+        raise PipelineError("`benchmark.batch_sizes` must be positive integers, got "
+                            f"{params['benchmark']['batch_sizes']!r}")
+    _positive(params, "benchmark.repeats", int)
+    warmup = _require(params, "benchmark.warmup")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise PipelineError(f"`benchmark.warmup` must be an integer >= 0, got {warmup!r}")
+    _boolean(params, "benchmark.profile")
 
 
 def _validate_local_data(data: dict, task) -> None:

@@ -23,12 +23,13 @@ class TrainSettings:
     warmup_ratio: float
     max_grad_norm: float
     log_every: int
+    group_by_length: bool
     seed: int
 
     @classmethod
     def from_params(cls, section: dict, seed: int):
         keys = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm",
-                "log_every")
+                "log_every", "group_by_length")
         return cls(**{key: section[key] for key in keys}, seed=seed)
 
 
@@ -37,6 +38,17 @@ class Curves:
     loss: list   # rows {step, loss}
     eval: list   # rows {step, epoch, <metrics>}
     eval_seconds: float = 0.0  # time spent scoring, so that costs can leave it out
+    train_seconds: float = 0.0  # optimizer steps only (data loading included, scoring not)
+    steps: int = 0
+    examples: int = 0
+    tokens: int = 0  # padded tokens seen: what the steps really computed
+
+    def throughput(self) -> dict:
+        """Mean step time and rates, comparable between FP32 fine-tuning and QAT."""
+        seconds = self.train_seconds or float("nan")
+        return {"steps": self.steps, "step_ms": round(1000.0 * seconds / max(1, self.steps), 1),
+                "examples_per_s": round(self.examples / seconds, 1),
+                "padded_tokens_per_step": round(self.tokens / max(1, self.steps), 1)}
 
     def write(self, folder: Path, stage: str) -> None:
         for kind, rows in (("loss", self.loss), ("eval", self.eval)):
@@ -69,7 +81,8 @@ def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn,
     """Train `model` in place; `evaluate_fn(model)` gives the metrics logged at each epoch end
     (and at step 0 with `eval_at_start`, e.g. right after QAT calibration); `loss_fn(model,
     batch)` is what is minimised (the task loss, or a distillation mix)."""
-    loader = make_loader(items, tokenizer, settings.batch_size, shuffle=True, seed=settings.seed)
+    loader = make_loader(items, tokenizer, settings.batch_size, shuffle=True, seed=settings.seed,
+                         group_by_length=settings.group_by_length)
     total_steps = max(1, math.ceil(settings.epochs * len(loader)))
     optimizer = make_optimizer(model, settings, device)
     scheduler = get_linear_schedule_with_warmup(
@@ -86,6 +99,7 @@ def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn,
     if eval_at_start:
         curves.eval.append({"step": 0, "epoch": 0.0, **timed_evaluation()})
         tqdm.write(f"{desc} step 0: {curves.eval[-1]}")
+    started, scored_before = time.perf_counter(), curves.eval_seconds
     with tqdm(total=total_steps, desc=desc, unit="step") as bar:
         while step < total_steps:
             model.train()
@@ -100,6 +114,8 @@ def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn,
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                curves.examples += len(batch["input_ids"])
+                curves.tokens += batch["input_ids"].numel()
                 window.append(loss.item())
                 bar.update(1)
                 if step % settings.log_every == 0 or step == total_steps:
@@ -113,4 +129,6 @@ def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn,
                     tqdm.write(f"{desc} step {step}: {metrics}")
                 if step == total_steps:
                     break
+    curves.steps = step
+    curves.train_seconds = time.perf_counter() - started - (curves.eval_seconds - scored_before)
     return curves

@@ -1,0 +1,133 @@
+"""Stage benchmark: every model on every runtime, timed side by side and scored.
+
+PyTorch FP32, then FP32 and each INT8 model on ONNX Runtime and on OpenVINO (with its float
+parts in FP32 and in BF16), at each batch size, sequence length and thread count in
+`benchmark:`, with warm-up, median and p90. Every engine is also scored on the validation
+split through the same call that is timed, so a fast number never hides a wrong one.
+Outputs: reports/benchmark/{accuracy.json (metrics), timings.json, timings.csv,
+benchmark.md, benchmark.png}.
+"""
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer
+
+from stages.lib.benchmark import (describe, fastest, float_precision, grid_table,
+                                  latency_batch, markdown, shapes, speed_targets, thread_count,
+                                  time_call)
+from stages.lib.charts import plot_benchmark
+from stages.lib.data import check_prepared_task
+from stages.lib.errors import run_stage
+from stages.lib.evaluation import evaluation_inputs
+from stages.lib.metrics import score_outputs
+from stages.lib.modeling import load_task_model
+from stages.lib.outputs import atomic_dir, write_json, write_text
+from stages.lib.params import load_params
+from stages.lib.profiling import onnxruntime_ops, openvino_ops
+from stages.lib.runtimes import (cpu_description, onnxruntime_engine,
+                                 openvino_engine, pytorch_engine, versions)
+from stages.lib.sizes import size_mb
+from stages.lib.tasks import get_task
+
+DATA_DIR, FP32_DIR, ONNX_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/onnx")
+OUT = Path("reports/benchmark")
+
+
+def engine_builders(params: dict, task) -> list:
+    """One `build(threads) -> Engine` per model × runtime × float precision asked."""
+    bench, models = params["benchmark"], ["fp32", *params["methods"]]
+    builders = []
+    if "pytorch" in bench["runtimes"]:
+        builders.append(lambda t: pytorch_engine(load_task_model(FP32_DIR, task),
+                                                 task.output_names, t))
+    for model in models:
+        path = ONNX_DIR / f"{model}.onnx"
+        if "onnxruntime" in bench["runtimes"]:
+            builders.append(lambda t, m=model, p=path: onnxruntime_engine(m, p, t))
+        if "openvino" in bench["runtimes"]:
+            builders += [lambda t, m=model, p=path, f=f: openvino_engine(m, p, t, f)
+                         for f in bench["openvino_precisions"]]
+    return builders
+
+
+def accuracy_of(engine, split, task, settings) -> dict:
+    metrics = score_outputs(engine.predict(split.loader), split, task, settings)
+    return {**metrics, "main": metrics[task.main_metric]}
+
+
+def profile(rows: list, batches: dict, seq: int, threads: int) -> dict:
+    """Time per operator at the largest batch: the fastest INT8 engine, the fastest float one,
+    and the fastest INT8 model on ONNX Runtime (the results table's runtime) when it differs."""
+    largest = max(r["batch"] for r in rows)
+    ort_rows = [r for r in rows if r["runtime"] == "onnxruntime"]
+    picks = [fastest(rows, largest, seq, threads, int8=True),
+             fastest(rows, largest, seq, threads, int8=False),
+             fastest(ort_rows, largest, seq, threads, int8=True)]
+    tables = {}
+    for best in picks:
+        if best is None or best["runtime"] == "pytorch" or describe(best) in tables:
+            continue
+        path, batch = ONNX_DIR / f"{best['model']}.onnx", batches[(largest, seq)]
+        tables[describe(best)] = (
+            onnxruntime_ops(path, batch, threads, runs=3) if best["runtime"] == "onnxruntime"
+            else openvino_ops(path, batch, threads, float_precision(best["precision"]), runs=3))
+    return tables
+
+
+def time_engine(engine, batches: dict, bench: dict) -> list:
+    rows = []
+    for (batch, seq), inputs in batches.items():
+        timing = time_call(lambda: engine.infer(inputs), bench["warmup"], bench["repeats"])
+        rows.append({"model": engine.model, "runtime": engine.runtime,
+                     "precision": engine.precision, "threads": engine.threads, "batch": batch,
+                     "seq": seq, "median_ms": timing["latency_ms"],
+                     "p90_ms": timing["latency_p90_ms"],
+                     "items_per_s": round(1000.0 * batch / timing["latency_ms"], 1)})
+        tqdm.write(f"{engine.name} {engine.threads}t b{batch} s{seq}: {rows[-1]['median_ms']} ms")
+    return rows
+
+
+def main():
+    params = load_params()
+    task, bench = get_task(params["task"]), params["benchmark"]
+    check_prepared_task(DATA_DIR, task)
+    tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
+    settings, splits, _ = evaluation_inputs(params, task, tokenizer, DATA_DIR)
+    validation = splits[task.eval_splits[0]]
+    grid = shapes(bench["batch_sizes"], bench["seq_lengths"], settings.max_length)
+    thread_counts = list(dict.fromkeys(thread_count(t) for t in bench["threads"]))
+    batches = {(b, s): latency_batch(tokenizer, validation.frame, b, s) for b, s in grid}
+
+    rows, accuracy = [], {}
+    for build in tqdm(engine_builders(params, task), desc="engines", unit="engine"):
+        for threads in sorted(thread_counts, reverse=True):
+            engine = build(threads)
+            if threads == max(thread_counts):
+                if engine.name in accuracy:  # a BF16 hint on a CPU without BF16 runs FP32
+                    tqdm.write(f"{engine.name}: the same engine as before, skipped")
+                    break
+                accuracy[engine.name] = accuracy_of(engine, validation, task, settings)
+            rows += time_engine(engine, batches, bench)
+    models = ["fp32", *params["methods"]]
+    sizes = {model: size_mb(ONNX_DIR / f"{model}.onnx") for model in models}
+    seq, threads = grid[0][1], max(thread_counts)
+    targets = speed_targets(rows, sizes, seq, threads)
+    profiles = profile(rows, batches, seq, threads) if bench["profile"] else {}
+    machine = {**cpu_description(), **versions()}
+
+    with atomic_dir(OUT) as scratch:
+        write_json(scratch / "accuracy.json", accuracy)
+        write_json(scratch / "timings.json", {"machine": machine, "targets": targets,
+                                              "rows": rows})
+        write_text(scratch / "timings.csv", pd.DataFrame(rows).to_csv(index=False))
+        write_text(scratch / "benchmark.md", markdown(
+            task, machine, grid_table(rows, accuracy, sizes), targets, profiles, bench))
+        plot_benchmark(rows, seq, threads, scratch / "benchmark.png")
+    print(grid_table(rows, accuracy, sizes).to_string(index=False))
+    for line in targets:
+        print(line)
+
+
+if __name__ == "__main__":
+    run_stage(main, timed=True)
