@@ -61,6 +61,7 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert set(stage_times) == {"download", "finetune", "qat", "ptq_static", "ptq_dynamic",
                                 "evaluate", "export", "benchmark", "report", "package"}
     assert all(t["wall_s"] >= t["main_s"] > 0 for t in stage_times.values())
+    check_training_profile(workspace)
 
     # Nothing changed: nothing reruns.
     assert "didn't change" in dvc(workspace, "repro").stdout
@@ -143,6 +144,16 @@ def check_benchmark(workspace):
     report = (folder / "benchmark.md").read_text()
     assert "## Targets" in report and "fastest INT8 vs fastest float, batch 4" in report
     assert (folder / "benchmark.png").stat().st_size > 10_000
+
+
+def check_training_profile(workspace):
+    """The documented profiling command runs on the pipeline's outputs and names operators."""
+    result = subprocess.run([sys.executable, "-m", "stages.profile_training", "--steps", "2"],
+                            cwd=workspace, capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = (workspace / "reports" / "profiles" / "training_step.md").read_text()
+    assert "## FP32" in text and "## QAT" in text and "`aten::" in text
+    assert "ms per step, QAT" in text
 
 
 def check_export_folder(workspace):
