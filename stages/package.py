@@ -2,7 +2,8 @@
 
 models/export/{fp32,<method>}/ each hold model.onnx, the tokenizer, config.json (with the label
 names), model_info.json (task, labels, input limits, for `python -m stages.predict`) and a
-model card (README.md) with the data, params, metrics, size, latency and how to load it.
+model card (README.md) with the data, params, metrics, size, latency, the model on every
+benchmarked runtime, and how to load it.
 """
 import shutil
 from pathlib import Path
@@ -45,6 +46,8 @@ def main():
     table = pd.read_csv(REPORTS / "results.csv")
     criterion = dict(zip(table["model"], table["criterion"]))
     references = compare(load_references(), task.name, params["model"]["name"], metrics)
+    benchmark = read_json(REPORTS / "benchmark" / "timings.json")
+    accuracy = read_json(REPORTS / "benchmark" / "accuracy.json")
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     config = AutoConfig.from_pretrained(FP32_DIR)
 
@@ -58,7 +61,8 @@ def main():
             write_json(folder / INFO_FILE, model_info(task, params, name))
             write_text(folder / "README.md", model_card(
                 name, str(EXPORT_DIR / name), params, task, data_info, metrics, latency,
-                criterion, references, read_record(INT8_DIR / name) if name != "fp32" else None))
+                criterion, references, read_record(INT8_DIR / name) if name != "fp32" else None,
+                benchmark, accuracy))
     print(f"wrote {', '.join(str(EXPORT_DIR / n) for n in ['fp32', *params['methods']])}")
 
 

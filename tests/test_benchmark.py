@@ -108,3 +108,19 @@ def test_grid_table_has_one_row_per_engine_with_its_score():
     ov = table[(table["model"] == "qat") & (table["runtime"] == "openvino")].iloc[0]
     assert ov["main"] == 84.1 and ov["size_mb"] == 22.3
     assert ov["2t b32 s128"] == 109.0 and ov["1t b32 s128"] == 1.0
+
+
+def test_the_model_cards_openvino_snippet_runs_as_written(exported, tiny_model_dir, tmp_path,
+                                                          monkeypatch):
+    import shutil
+    from stages.lib.model_card import openvino_usage
+    _, path, _ = exported
+    folder = tmp_path / "export" / "qat"
+    folder.mkdir(parents=True)
+    shutil.copy(path, folder / "model.onnx")
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(folder)
+    monkeypatch.chdir(tmp_path)
+    snippet = openvino_usage("export/qat", get_task("mrpc"), "f32")
+    namespace = {}
+    exec(compile(snippet.split("```python\n")[1].split("```")[0], "card", "exec"), namespace)
+    assert namespace["outputs"][0].shape == (1, 2)

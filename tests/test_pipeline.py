@@ -173,6 +173,13 @@ def check_export_folder(workspace):
                             capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["label"] in ("0", "1")
+    # The card names the fastest runtime measured; its OpenVINO snippet runs as written.
+    assert "## Speed on every runtime" in card and "| openvino " in card
+    snippet = card.split("```python\n")[1].split("```")[0]
+    if "import openvino" in snippet:
+        namespace = {}
+        exec(compile(snippet, "model card", "exec"), namespace)
+        assert namespace["outputs"][0].shape == (1, 2)
 
 
 def check_plots_diff(workspace):

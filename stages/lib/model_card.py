@@ -60,6 +60,48 @@ outputs = session.run(None, feed)  # {', '.join(task.output_names)}
 ```"""
 
 
+def speed_section(name: str, folder: str, task: Task, benchmark: dict, accuracy: dict) -> list:
+    """This model on every runtime the benchmark ran, at its largest batch and first length,
+    all cores: a user picks the runtime from measured figures, score included."""
+    rows = pd.DataFrame(benchmark["rows"])
+    rows = rows[rows["model"] == name]
+    if rows.empty:
+        return []
+    batch, seq, threads = rows["batch"].max(), rows["seq"].iloc[0], rows["threads"].max()
+    rows = rows[(rows["batch"] == batch) & (rows["seq"] == seq) & (rows["threads"] == threads)]
+    rows = rows.assign(main=[accuracy.get(f"{r.model}/{r.runtime}/{r.precision}", {}).get("main")
+                             for r in rows.itertuples()]).sort_values("median_ms", kind="stable")
+    best = rows.iloc[0]
+    machine = benchmark["machine"]
+    lines = ["", "## Speed on every runtime",
+             f"Batch {batch}, sequence {seq}, {threads} threads on {machine['cpu']} "
+             f"({', '.join(machine['isa']) or 'no VNNI/BF16/AMX'}); median ms; `main` scored "
+             "through the same runtime:", "",
+             rows[["runtime", "precision", "main", "median_ms", "p90_ms", "items_per_s"]]
+             .to_markdown(index=False, floatfmt=".2f"), ""]
+    if best["runtime"] == "openvino":
+        hint = "bf16" if "BF16" in best["precision"] else "f32"
+        lines += [f"Fastest here: OpenVINO reading `model.onnx`, float parts in `{hint}`:", "",
+                  openvino_usage(folder, task, hint)]
+    else:
+        lines.append(f"Fastest here: {best['runtime']} ({best['precision']}).")
+    return lines
+
+
+def openvino_usage(folder: str, task: Task, hint: str) -> str:
+    texts = example_texts(task)
+    return f"""```python
+import openvino as ov
+from transformers import AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{folder}")
+compiled = ov.Core().compile_model("{folder}/model.onnx", "CPU",
+                                   {{"INFERENCE_PRECISION_HINT": "{hint}"}})
+inputs = tokenizer({', '.join(f'[{t!r}]' for t in texts)}, return_tensors="np")
+outputs = compiled({{p.get_any_name(): inputs[p.get_any_name()] for p in compiled.inputs}})
+```"""
+
+
 def settings_text(section: dict) -> str:
     return ", ".join(f"{key} {settings_text(value) if isinstance(value, dict) else value}"
                      for key, value in section.items())
@@ -67,7 +109,7 @@ def settings_text(section: dict) -> str:
 
 def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict,
                metrics: dict, latency: dict, criterion: dict, references: pd.DataFrame,
-               record: dict | None) -> str:
+               record: dict | None, benchmark: dict, accuracy: dict) -> str:
     """`name`: fp32 or an INT8 method; `record`: that method's method.json (None for fp32)."""
     onnx_name = f"onnx_{name}"
     m, size = metrics[onnx_name], metrics[onnx_name]["size_mb"]
@@ -106,6 +148,7 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
         lines += ["", "## Published references", references[
             ["source", "their_model", "method", "metric", "their_fp32", "their_int8",
              "our_fp32", "our_int8"]].to_markdown(index=False, floatfmt=".2f")]
+    lines += speed_section(name, folder, task, benchmark, accuracy)
     lines += ["", "## Use", usage(folder, task), "",
               "Files: `model.onnx`, tokenizer files, `config.json`, `model_info.json` (task, "
               "labels, input limits).", ""]
