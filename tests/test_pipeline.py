@@ -67,9 +67,15 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert "didn't change" in dvc(workspace, "repro").stdout
     assert dvc(workspace, "status").stdout.strip().endswith("up to date.")
 
-    # One -S switches the whole pipeline, and metrics diff shows the new task's figures.
+    # A shared cache: push to a remote, and a fresh clone pulls it and reruns nothing.
+    remote = workspace.parent / "dvc-remote"
+    dvc(workspace, "remote", "add", "-d", "shared", str(remote))
+    dvc(workspace, "push")
     git(workspace, "add", "-A")
     git(workspace, "commit", "-qm", "mrpc baseline")
+    check_fresh_clone_pulls_and_reruns_nothing(workspace, workspace.parent / "clone")
+
+    # One -S switches the whole pipeline, and metrics diff shows the new task's figures.
 
     # A QAT param reruns QAT and what reads it, not the FP32 model or the other methods.
     log = dvc(workspace, "exp", "run", "-S", "qat.distill.enabled=true").stdout
@@ -144,6 +150,20 @@ def check_benchmark(workspace):
     report = (folder / "benchmark.md").read_text()
     assert "## Targets" in report and "fastest INT8 vs fastest float, batch 4" in report
     assert (folder / "benchmark.png").stat().st_size > 10_000
+
+
+def check_fresh_clone_pulls_and_reruns_nothing(workspace, clone):
+    git(workspace.parent, "clone", "-q", str(workspace), str(clone))
+    assert not (clone / "models" / "fp32").exists()  # weights travel by DVC, not git
+    dvc(clone, "pull")
+    assert dvc(clone, "status").stdout.strip().endswith("up to date.")
+    log = dvc(clone, "repro").stdout
+    assert "Running stage" not in log and "didn't change" in log
+    shown = [json.loads(dvc(folder, "metrics", "show", "--json").stdout)
+             for folder in (workspace, clone)]
+    assert shown[0] == shown[1]
+    assert (clone / "models" / "onnx" / "qat.onnx").read_bytes() == \
+        (workspace / "models" / "onnx" / "qat.onnx").read_bytes()
 
 
 def check_training_profile(workspace):
