@@ -6,7 +6,6 @@ import yaml
 
 from .errors import PipelineError
 from .data import local_hint
-from .runtimes import FLOAT_PRECISIONS, RUNTIMES
 from .tasks import get_task
 
 PARAMS_FILE = Path("params.yaml")
@@ -16,6 +15,8 @@ DEVICES = ("auto", "cpu", "cuda")
 DROP_KINDS = ("relative", "absolute")
 METHODS = ("qat", "ptq_static", "ptq_dynamic")
 WEIGHT_TYPES = ("int8", "uint8")
+RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what stages/lib/runtimes.py can build
+FLOAT_PRECISIONS = ("f32", "bf16")  # OpenVINO's INFERENCE_PRECISION_HINT values we offer
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
                   "vi", "zh")
 

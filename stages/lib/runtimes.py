@@ -13,9 +13,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-RUNTIMES = ("pytorch", "onnxruntime", "openvino")
-RUNTIME_LABELS = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
-FLOAT_PRECISIONS = ("f32", "bf16")
 # The flags that decide which INT8 (VNNI, AMX-INT8) and BF16 kernels a runtime can use.
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile",
              "amx_int8", "amx_bf16", "amx_fp16")
@@ -24,7 +21,7 @@ ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
 @dataclass
 class Engine:
     model: str       # fp32 | an INT8 method
-    runtime: str     # one of RUNTIMES
+    runtime: str     # one of params.RUNTIMES
     precision: str   # what the arithmetic really is: FP32, BF16, INT8, INT8 + BF16
     threads: int
     infer: Callable[[dict], dict]
