@@ -35,7 +35,8 @@ def main():
     # Both folders land together, or neither does.
     with atomic_dir(DATA_DIR) as data_scratch, atomic_dir(BASE_MODEL_DIR) as model_scratch:
         data.write_prepared(splits, task, data_params["source"], data_scratch)
-        source = snapshot_base_model(params["model"]["name"], model_scratch)
+        source = snapshot_base_model(params["model"]["name"], model_scratch,
+                                     params["model"]["trust_remote_code"])
     print(f"{task.name} from {data_params['source']}: "
           + ", ".join(f"{split} {len(frame)}" for split, frame in splits.items()))
     print(f"base model {params['model']['name']} ({source}) saved to {BASE_MODEL_DIR}")

@@ -1,18 +1,22 @@
 """Stage 2: fine-tune the base model on the task in FP32.
 
-Outputs: models/fp32/ (a Hugging Face model folder) and the training curves.
+With `train.num_processes` > 1 the stage runs as that many DDP processes (distributed.py);
+rank 0 evaluates and writes. Outputs: models/fp32/ (a Hugging Face model folder) and the
+training curves.
 """
 from pathlib import Path
 
 from transformers import AutoTokenizer, set_seed
 
+from stages.lib.checkpoints import Checkpointer
 from stages.lib.data import check_prepared_task, read_split
+from stages.lib.distributed import is_main, make_accelerator, relaunch_if_asked
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import eval_splits, evaluate_torch
 from stages.lib.features import input_settings, train_items
 from stages.lib.modeling import load_task_model, pick_device, save_model_folder
 from stages.lib.outputs import atomic_dir
-from stages.lib.params import load_params
+from stages.lib.params import load_params, training_identity
 from stages.lib.tasks import get_task
 from stages.lib.training import TrainSettings, train
 
@@ -22,8 +26,10 @@ FP32_DIR, CURVES_DIR = Path("models/fp32"), Path("reports/curves")
 
 def main():
     params = load_params()
+    relaunch_if_asked(params["train"], "stages.finetune")
     task, device = get_task(params["task"]), pick_device(params["device"])
     check_prepared_task(DATA_DIR, task)
+    accelerator = make_accelerator(device, params["train"]["mixed_precision"])
     set_seed(params["seed"])
     settings = input_settings(params, task)
 
@@ -31,15 +37,21 @@ def main():
     model = load_task_model(BASE_MODEL_DIR, task)
     items = train_items(tokenizer, read_split(DATA_DIR, "train"), task, settings)
     splits = eval_splits(DATA_DIR, task, tokenizer, settings, params["evaluate"]["batch_size"])
+    checkpointer = Checkpointer(
+        "finetune", params["train"]["checkpoint_every"], training_identity(params, "finetune"),
+        files=[DATA_DIR / "train.jsonl", BASE_MODEL_DIR / "model.safetensors"])
 
-    curves = train(model, items, tokenizer,
-                   TrainSettings.from_params(params["finetune"], params["seed"]), device,
-                   evaluate_fn=lambda m: evaluate_torch(m, splits, task, settings, device),
-                   desc=f"FP32 fine-tune on {device.type}")
+    curves = train(model, items, tokenizer, TrainSettings.from_params(params, "finetune"),
+                   accelerator, evaluate_fn=lambda m: evaluate_torch(m, splits, task, settings,
+                                                                     device),
+                   desc=f"FP32 fine-tune on {device.type}", checkpointer=checkpointer)
+    if not is_main():
+        return None
 
     with atomic_dir(FP32_DIR) as scratch:
         save_model_folder(model.cpu(), tokenizer, scratch)
     curves.write(CURVES_DIR, "finetune")
+    checkpointer.clear()
     print(f"FP32 {task.name}: {curves.eval[-1]}; training {curves.throughput()}")
     return {"training": curves.throughput()}  # kept in reports/timings/finetune.json
 

@@ -18,6 +18,7 @@ import torch
 from transformers import AutoTokenizer, set_seed
 
 from stages.lib.data import check_prepared_task, read_split
+from stages.lib.distributed import make_accelerator
 from stages.lib.errors import run_stage
 from stages.lib.features import input_settings, train_items
 from stages.lib.modeling import disable_dropout, load_task_model, pick_device
@@ -34,8 +35,8 @@ OUT = Path("reports/profiles/training_step.md")
 def profiled_steps(model, items, tokenizer, settings, device, desc):
     """(train() curves, profiler key averages) over exactly len(items) / batch_size steps."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        curves = train(model, items, tokenizer, settings, device, evaluate_fn=lambda m: {},
-                       desc=desc)
+        curves = train(model, items, tokenizer, settings, make_accelerator(device, None),
+                       evaluate_fn=lambda m: {}, desc=desc)
     return curves, prof.key_averages()
 
 
@@ -61,8 +62,8 @@ def main(argv=None):
     results = {}
     for name, section in (("FP32", "finetune"), ("QAT", "qat")):
         set_seed(params["seed"])
-        settings = TrainSettings.from_params({**params[section], "epochs": 1, "warmup_ratio": 0.0},
-                                             params["seed"])
+        one_epoch = {**params, section: {**params[section], "epochs": 1, "warmup_ratio": 0.0}}
+        settings = TrainSettings.from_params(one_epoch, section)
         subset = items[:args.steps * settings.batch_size]
         model = load_task_model(FP32_DIR, task)
         if name == "QAT":

@@ -1,13 +1,20 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 from transformers import AutoTokenizer
 
 from stages.lib import features, modeling
 from stages.lib.errors import PipelineError
 from stages.lib.tasks import TASKS, get_task
+from stages.lib.checkpoints import Checkpointer
+from stages.lib.distributed import make_accelerator
 from stages.lib.training import TrainSettings, train
+
+CPU = make_accelerator(torch.device("cpu"), None)
 
 
 def test_model_names_resolve_to_their_source(tiny_model_dir):
@@ -74,10 +81,64 @@ def test_nan_loss_stops_training_with_a_clear_error(tiny_model_dir):
     items = features.encode(tokenizer, frame, 16)
     settings = TrainSettings(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0,
                              warmup_ratio=0.0, max_grad_norm=1.0, log_every=1,
-                             group_by_length=False, seed=0)
-    with pytest.raises(PipelineError, match="loss became nan at step 1"):
+                             group_by_length=False, seed=0, abort_grad_norm=None)
+    with pytest.raises(PipelineError, match="test, step 1: the loss became nan; lower the "
+                                            "learning rate"):
         train(modeling.load_task_model(tiny_model_dir, task), items, tokenizer, settings,
-              torch.device("cpu"), evaluate_fn=lambda m: {}, desc="test")
+              CPU, evaluate_fn=lambda m: {}, desc="test")
+
+
+def test_exploding_gradients_stop_training_with_the_limit_named(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    items = features.encode(tokenizer, pd.DataFrame({"text_a": ["a b", "c"], "text_b": None,
+                                                     "label": [0, 1]}), 16)
+    settings = TrainSettings(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0,
+                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=1,
+                             group_by_length=False, seed=0, abort_grad_norm=1e-6)
+    with pytest.raises(PipelineError, match=r"step 1: the gradient norm is .* above "
+                                            r"train.abort_grad_norm=1e-06: training is diverging"):
+        train(modeling.load_task_model(tiny_model_dir, get_task("sst2")), items, tokenizer,
+              settings, CPU, evaluate_fn=lambda m: {}, desc="test")
+
+
+def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_result(
+        tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    task, tokenizer = get_task("sst2"), AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = [f"{w} {i}" for i in range(24) for w in ("good", "bad")]
+    frame = pd.DataFrame({"text_a": texts, "text_b": None,
+                          "label": [int(t.startswith("good")) for t in texts]})
+    items = features.encode(tokenizer, frame, 16)
+    settings = TrainSettings(epochs=2.5, lr=3e-3, batch_size=8, weight_decay=0.01,
+                             warmup_ratio=0.2, max_grad_norm=1.0, log_every=3,
+                             group_by_length=True, seed=7, abort_grad_norm=None)
+
+    def run(stop_at=None):
+        torch.manual_seed(0)
+        model = modeling.load_task_model(tiny_model_dir, task)  # dropout on: RNG must resume
+        calls = []
+
+        def loss_fn(m, batch):
+            calls.append(1)
+            if len(calls) == stop_at:
+                raise KeyboardInterrupt  # a kill, as far as the checkpoint can tell
+            return m(**batch).loss
+        checkpointer = Checkpointer("test", 4, {"run": 1}, files=[])
+        curves = train(model, items, tokenizer, settings, CPU, evaluate_fn=lambda m: {"x": 1},
+                       desc="test", loss_fn=loss_fn, checkpointer=checkpointer)
+        checkpointer.clear()  # as a stage does once its outputs are written
+        return curves, model.state_dict(), len(calls)
+
+    whole, weights, steps = run()
+    assert steps == 15 and not Path("models/checkpoints/test").exists()  # 6 steps per epoch
+    with pytest.raises(KeyboardInterrupt):
+        run(stop_at=11)
+    assert Path("models/checkpoints/test/trainer.pt").is_file()
+    resumed, resumed_weights, resumed_steps = run()
+    assert resumed_steps == 15 - 8  # from the step-8 checkpoint
+    assert resumed.loss == whole.loss and resumed.eval == whole.eval
+    assert all(torch.equal(weights[k], resumed_weights[k]) for k in weights)
+    assert resumed.steps == whole.steps == 15 and resumed.examples == whole.examples
 
 
 def test_training_is_deterministic_and_learns(tiny_model_dir):
@@ -90,12 +151,12 @@ def test_training_is_deterministic_and_learns(tiny_model_dir):
     items = features.encode(tokenizer, frame, 16)
     settings = TrainSettings(epochs=10, lr=3e-3, batch_size=16, weight_decay=0.0,
                              warmup_ratio=0.0, max_grad_norm=1.0, log_every=4,
-                             group_by_length=True, seed=7)
+                             group_by_length=True, seed=7, abort_grad_norm=None)
     losses = []
     for _ in range(2):
         torch.manual_seed(0)
         model = modeling.load_task_model(tiny_model_dir, task)
-        curves = train(model, items, tokenizer, settings, torch.device("cpu"),
+        curves = train(model, items, tokenizer, settings, CPU,
                        evaluate_fn=lambda m: {"main": 0.0}, desc="test")
         losses.append([row["loss"] for row in curves.loss])
     assert losses[0] == losses[1]
@@ -121,3 +182,29 @@ def test_length_grouping_pads_less_and_still_sees_every_item_once(tiny_model_dir
         seen[grouped] = sorted(int(i) for b in batches for i in b["labels"])
     assert seen[True] == seen[False] == list(range(256))
     assert padded[True] < 0.75 * padded[False]
+
+
+def test_bf16_mixed_precision_trains_and_leaves_a_plain_fp32_model(tiny_model_dir):
+    task, tokenizer = get_task("sst2"), AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = [f"{w} {i}" for i in range(16) for w in ("good", "bad")]
+    items = features.encode(tokenizer, pd.DataFrame({
+        "text_a": texts, "text_b": None, "label": [int(t.startswith("good")) for t in texts]}), 16)
+    settings = TrainSettings(epochs=4, lr=3e-3, batch_size=8, weight_decay=0.0, warmup_ratio=0.0,
+                             max_grad_norm=1.0, log_every=4, group_by_length=False, seed=0,
+                             abort_grad_norm=None)
+    model = modeling.load_task_model(tiny_model_dir, task)
+    seen = []
+    model.classifier.register_forward_hook(lambda m, args, out: seen.append(out.dtype))
+    AcceleratorState._reset_state(True)  # a stage makes one Accelerator; tests make several
+    try:
+        curves = train(model, items, tokenizer, settings,
+                       make_accelerator(torch.device("cpu"), "bf16"), evaluate_fn=lambda m: {},
+                       desc="bf16")
+    finally:
+        AcceleratorState._reset_state(True)
+    assert torch.bfloat16 in seen  # autocast was on while training
+    assert curves.loss[-1]["loss"] < curves.loss[0]["loss"]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    seen.clear()
+    model(**modeling.to_device(next(iter(modeling.make_loader(items, tokenizer, 2))), "cpu"))
+    assert seen == [torch.float32]  # and is off again for whoever uses the model next

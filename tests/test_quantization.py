@@ -92,7 +92,8 @@ def test_presets_set_symmetric_or_asymmetric_activations(quantized, tiny_model_d
 def test_quantizer_scales_are_never_weight_decayed(quantized):
     qmodel = quantized[0]
     settings = TrainSettings(epochs=1, lr=1e-5, batch_size=8, weight_decay=0.1, warmup_ratio=0.0,
-                             max_grad_norm=1.0, log_every=1, group_by_length=False, seed=0)
+                             max_grad_norm=1.0, log_every=1, group_by_length=False, seed=0,
+                             abort_grad_norm=None)
     decayed, plain = make_optimizer(qmodel, settings, torch.device("cpu")).param_groups
     names = {id(p): n for n, p in qmodel.named_parameters()}
     decayed_names = [names[id(p)] for p in decayed["params"]]

@@ -7,7 +7,7 @@ from transformers import BertConfig, BertModel, BertTokenizerFast
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def build_tiny_bert(dest: Path, seed: int = 0) -> Path:
+def build_tiny_bert(dest: Path, seed: int = 0, dropout: float = 0.1) -> Path:
     import torch
     torch.manual_seed(seed)
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
@@ -16,7 +16,8 @@ def build_tiny_bert(dest: Path, seed: int = 0) -> Path:
                                   do_lower_case=True)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=128)
+                        max_position_embeddings=128, hidden_dropout_prob=dropout,
+                        attention_probs_dropout_prob=dropout)
     dest = Path(dest)
     BertModel(config).save_pretrained(dest)
     tokenizer.save_pretrained(dest)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 TIMINGS = Path("reports/timings")
+STARTED_AT = "PIPELINE_STAGE_STARTED_AT"  # set by a stage that relaunches itself (distributed)
 
 
 class PipelineError(Exception):
@@ -24,12 +25,15 @@ def run_stage(main, timed=False):
     except PipelineError as err:
         print(f"\nerror: {err}", file=sys.stderr)
         sys.exit(2)
-    if timed:
+    if timed and os.environ.get("RANK", "0") == "0":  # one record for all DDP processes
         record_wall_time(Path(sys.argv[0]).stem, time.perf_counter() - started, facts or {})
 
 
 def seconds_since_process_start() -> float | None:
-    """Linux: from /proc, so that loading torch and friends counts too."""
+    """Linux: from /proc, so that loading torch and friends counts too; from the launching
+    process's start for a stage run as several processes."""
+    if STARTED_AT in os.environ:
+        return time.time() - float(os.environ[STARTED_AT])
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime

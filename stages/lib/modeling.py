@@ -36,8 +36,10 @@ def model_source(name: str) -> str:
                         "bert-base-uncased")
 
 
-def snapshot_base_model(name: str, dest: Path) -> str:
-    """Save tokenizer + pretrained encoder of `name` into `dest`; returns its source."""
+def snapshot_base_model(name: str, dest: Path, trust_remote_code: bool = False) -> str:
+    """Save tokenizer + pretrained encoder of `name` into `dest`; returns its source.
+    Weights are read as safetensors where the model has them, else by transformers'
+    weights-only torch loading; code shipped with a hub model runs only if trusted."""
     source = model_source(name)
     with tempfile.TemporaryDirectory() as tmp:
         if source == "packaged":
@@ -46,12 +48,15 @@ def snapshot_base_model(name: str, dest: Path) -> str:
         else:
             origin = str(Path(name).expanduser()) if source == "local" else name
         try:
-            tokenizer = AutoTokenizer.from_pretrained(origin)
-            encoder = AutoModel.from_pretrained(origin)
+            tokenizer = AutoTokenizer.from_pretrained(origin, trust_remote_code=trust_remote_code)
+            encoder = AutoModel.from_pretrained(origin, trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as err:
             hint = ("check your internet connection and the model id, or use "
                     "model.name=minilm-l6 / a local folder" if source == "hub" else
                     "the folder must hold a Hugging Face model (config.json, weights, tokenizer)")
+            if "trust_remote_code" in str(err):
+                hint = ("the model ships its own Python code; read it, then set "
+                        "model.trust_remote_code=true to run it")
             raise PipelineError(f"could not load model {name!r} ({source}): "
                                 f"{str(err)[:300]}\n{hint}") from err
         tokenizer.save_pretrained(dest)

@@ -1,4 +1,5 @@
 """Loading params.yaml and refusing bad values before any work starts."""
+import difflib
 import re
 from pathlib import Path
 
@@ -17,6 +18,35 @@ METHODS = ("qat", "ptq_static", "ptq_dynamic")
 WEIGHT_TYPES = ("int8", "uint8")
 RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what stages/lib/runtimes.py can build
 FLOAT_PRECISIONS = ("f32", "bf16")  # OpenVINO's INFERENCE_PRECISION_HINT values we offer
+MIXED_PRECISIONS = (None, "bf16", "fp16")
+# Every key params.yaml may hold: `dvc exp run -S` adds a mistyped key silently, so an unknown
+# key is refused rather than ignored. A section maps to its keys; None marks a leaf.
+SCHEMA = {
+    "task": None, "seed": None, "device": None, "methods": None,
+    "model": {"name": None, "trust_remote_code": None},
+    "data": dict.fromkeys(("source", "dir", "train_file", "validation_file",
+                           "validation_articles", "max_train_samples", "max_eval_samples",
+                           "max_seq_length")),
+    "qa": dict.fromkeys(("max_seq_length", "doc_stride", "max_question_length",
+                         "max_answer_length", "n_best_size", "null_score_diff_threshold")),
+    "xnli": {"language": None, "train_language": None},
+    "finetune": dict.fromkeys(("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio",
+                               "max_grad_norm", "log_every", "group_by_length")),
+    "train": dict.fromkeys(("num_processes", "mixed_precision", "checkpoint_every",
+                            "abort_grad_norm")),
+    "quantization": dict.fromkeys(("preset", "per_channel", "ignored_scope", "subset_size")),
+    "qat": {**dict.fromkeys(("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio",
+                             "max_grad_norm", "log_every", "group_by_length")),
+            "distill": dict.fromkeys(("enabled", "alpha", "temperature"))},
+    "ptq_static": {"fast_bias_correction": None},
+    "ptq_dynamic": {"weight_type": None},
+    "evaluate": {"batch_size": None},
+    "export": {"opset": None, "parity_tolerance": None},
+    "report": dict.fromkeys(("max_drop", "drop_kind", "fail_on_drop")),
+    "benchmark": dict.fromkeys(("runtimes", "openvino_precisions", "batch_sizes", "seq_lengths",
+                                "threads", "warmup", "repeats", "profile")),
+    "latency": dict.fromkeys(("batch_size", "seq_length", "threads", "warmup", "repeats")),
+}
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
                   "vi", "zh")
 
@@ -24,9 +54,37 @@ XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "t
 def load_params(path=PARAMS_FILE) -> dict:
     if not Path(path).is_file():
         raise PipelineError(f"{path} not found; run the stages from the repository root")
-    params = yaml.safe_load(Path(path).read_text())
+    try:
+        params = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{path} is not valid YAML: {err}") from None
     validate(params)
     return params
+
+
+def training_identity(params: dict, section: str) -> dict:
+    """The params a training stage's result depends on: a checkpoint is resumed only under
+    the same ones."""
+    keys = ("task", "seed", "model", "data", "qa", "xnli", section)
+    keys += ("quantization",) if section == "qat" else ()
+    return {"stage": section, **{key: params[key] for key in keys},
+            "train": {k: v for k, v in params["train"].items() if k != "checkpoint_every"}}
+
+
+def check_known_keys(tree, schema=SCHEMA, prefix="") -> None:
+    if not isinstance(tree, dict):
+        raise PipelineError(f"`{prefix.rstrip('.') or 'params.yaml'}` must be a mapping of keys, "
+                            f"got {tree!r}")
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), [str(k) for k in schema], n=1)
+            hint = f"; did you mean `{prefix}{close[0]}`?" if close else ""
+            raise PipelineError(f"unknown param `{dotted}`{hint} (a mistyped `-S` key adds a "
+                                "new one; remove it from params.yaml; see README, params "
+                                "reference)")
+        if schema[key] is not None:
+            check_known_keys(value, schema[key], f"{dotted}.")
 
 
 def _require(params, dotted):
@@ -55,8 +113,10 @@ def _choice(params, dotted, allowed):
 
 
 def validate(params: dict) -> None:
+    check_known_keys(params)
     task = get_task(_require(params, "task"))
     _choice(params, "device", DEVICES)
+    _boolean(params, "model.trust_remote_code")
     _choice(params, "data.source", DATA_SOURCES)
     _validate_quantization(params)
     _validate_benchmark(params)
@@ -98,6 +158,7 @@ def validate(params: dict) -> None:
     _boolean(params, "report.fail_on_drop")
     for key in ("xnli.language", "xnli.train_language"):
         _choice(params, key, XNLI_LANGUAGES)
+    _validate_training(params)
     _validate_local_data(params["data"], task)
 
 
@@ -105,6 +166,32 @@ def _boolean(params, dotted):
     value = _require(params, dotted)
     if not isinstance(value, bool):
         raise PipelineError(f"`{dotted}` must be true or false, got {value!r}")
+
+
+def _validate_training(params: dict) -> None:
+    import torch
+    processes = _require(params, "train.num_processes")
+    _positive(params, "train.num_processes", int)
+    _choice(params, "train.mixed_precision", MIXED_PRECISIONS)
+    _positive(params, "train.checkpoint_every", int, allow_none=True)
+    _positive(params, "train.abort_grad_norm", allow_none=True)
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if params["device"] == "cuda" and not gpus:
+        raise PipelineError("device=cuda but no CUDA GPU is visible to torch; use -S device=auto "
+                            "(CUDA when present, else CPU) or -S device=cpu")
+    on_gpu = params["device"] != "cpu" and gpus > 0
+    if params["train"]["mixed_precision"] == "fp16" and not on_gpu:
+        raise PipelineError("train.mixed_precision=fp16 needs a CUDA GPU (and device auto or "
+                            "cuda); on CPU use bf16 or null")
+    if on_gpu and processes > gpus:
+        raise PipelineError(f"train.num_processes={processes} but {gpus} GPU(s) are visible: one "
+                            "process per GPU; lower it, or use -S device=cpu for CPU processes")
+    for section in ("finetune", "qat"):
+        batch = _require(params, f"{section}.batch_size")
+        if isinstance(batch, int) and batch < processes:
+            raise PipelineError(f"`{section}.batch_size` ({batch}) is the global batch, shared "
+                                f"by train.num_processes={processes} processes: it must be at "
+                                "least the process count")
 
 
 def _validate_quantization(params: dict) -> None:

@@ -19,6 +19,7 @@ from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_gr
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig
 
+from . import distributed
 from .errors import PipelineError
 from .modeling import copy_model_files, make_loader, model_class, to_device
 
@@ -95,6 +96,19 @@ def quantize(model, items, tokenizer, scheme: Scheme, device, fast_bias_correcti
                          model_type=nncf.ModelType.TRANSFORMER, ignored_scope=ignored,
                          subset_size=scheme.subset_size, advanced_parameters=advanced,
                          fast_bias_correction=fast_bias_correction)
+
+
+def quantize_once(model, items, tokenizer, scheme: Scheme, device):
+    """`quantize` on rank 0 only: the other DDP processes build the same quantizers from its
+    NNCF config, and DDP copies rank 0's calibrated values to them when it wraps the model."""
+    config = None
+    if distributed.is_main():
+        qmodel = quantize(model, items, tokenizer, scheme, device)
+        config = nncf.torch.get_config(qmodel)
+    config = distributed.broadcast_object(config)
+    if not distributed.is_main():
+        qmodel = nncf.torch.load_from_config(model.to(device).eval(), config)
+    return qmodel
 
 
 def save_quantized(qmodel, dest: Path, fp32_dir: Path) -> None:

@@ -1,7 +1,7 @@
 """The training loop shared by FP32 fine-tuning and QAT, with curves for `dvc plots`."""
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +9,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from .checkpoints import restore_rng
+from .distributed import share_of_batch
 from .errors import PipelineError
 from .modeling import make_loader, to_device
 from .outputs import write_text
@@ -25,12 +27,14 @@ class TrainSettings:
     log_every: int
     group_by_length: bool
     seed: int
+    abort_grad_norm: float | None  # a gradient norm above this stops training (divergence)
 
     @classmethod
-    def from_params(cls, section: dict, seed: int):
+    def from_params(cls, params: dict, section: str):
         keys = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm",
                 "log_every", "group_by_length")
-        return cls(**{key: section[key] for key in keys}, seed=seed)
+        return cls(**{key: params[section][key] for key in keys}, seed=params["seed"],
+                   abort_grad_norm=params["train"]["abort_grad_norm"])
 
 
 @dataclass
@@ -76,18 +80,31 @@ def task_loss(model, batch):
     return model(**batch).loss
 
 
-def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn, desc,
-          eval_at_start=False, loss_fn=task_loss) -> Curves:
-    """Train `model` in place; `evaluate_fn(model)` gives the metrics logged at each epoch end
-    (and at step 0 with `eval_at_start`, e.g. right after QAT calibration); `loss_fn(model,
-    batch)` is what is minimised (the task loss, or a distillation mix)."""
+def train(model, items, tokenizer, settings: TrainSettings, accelerator, evaluate_fn, desc,
+          eval_at_start=False, loss_fn=task_loss, checkpointer=None) -> Curves:
+    """Train `model` in place on `accelerator`'s processes; `evaluate_fn(model)` gives the
+    metrics logged at each epoch end (and at step 0 with `eval_at_start`, e.g. right after QAT
+    calibration), on rank 0 only; `loss_fn(model, batch)` is what is minimised (the task loss,
+    or a distillation mix). With a `checkpointer`, the state is saved every N steps and a run
+    killed earlier resumes from it."""
+    device, main = accelerator.device, accelerator.is_main_process
     loader = make_loader(items, tokenizer, settings.batch_size, shuffle=True, seed=settings.seed,
                          group_by_length=settings.group_by_length)
     total_steps = max(1, math.ceil(settings.epochs * len(loader)))
+    model.to(device)
     optimizer = make_optimizer(model, settings, device)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(settings.warmup_ratio * total_steps), total_steps)
-    curves, window, step = Curves(loss=[], eval=[]), [], 0
+    curves, window = Curves(loss=[], eval=[]), []
+    resumed = checkpointer.load() if checkpointer else None
+    if resumed:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        window = resumed["progress"].pop("window")
+        curves = Curves(**resumed["progress"])
+    resume_at = resumed["step"] if resumed else 0
+    prepared, optimizer = accelerator.prepare(model, optimizer)
 
     def timed_evaluation():
         start = time.perf_counter()
@@ -95,40 +112,83 @@ def train(model, items, tokenizer, settings: TrainSettings, device, evaluate_fn,
         curves.eval_seconds += time.perf_counter() - start
         return metrics
 
-    model.to(device)
-    if eval_at_start:
-        curves.eval.append({"step": 0, "epoch": 0.0, **timed_evaluation()})
-        tqdm.write(f"{desc} step 0: {curves.eval[-1]}")
-    started, scored_before = time.perf_counter(), curves.eval_seconds
-    with tqdm(total=total_steps, desc=desc, unit="step") as bar:
+    if eval_at_start and not resumed:
+        if main:
+            curves.eval.append({"step": 0, "epoch": 0.0, **timed_evaluation()})
+            tqdm.write(f"{desc} step 0: {curves.eval[-1]}")
+        accelerator.wait_for_everyone()
+    started, scored_before, trained_before = (time.perf_counter(), curves.eval_seconds,
+                                              curves.train_seconds)
+
+    def seconds_trained():
+        scoring = curves.eval_seconds - scored_before
+        return trained_before + time.perf_counter() - started - scoring
+
+    step = 0
+    with tqdm(total=total_steps, initial=resume_at, desc=desc, unit="step",
+              disable=not main) as bar:
         while step < total_steps:
-            model.train()
-            for batch in loader:
-                loss = loss_fn(model, to_device(batch, device))
-                if not torch.isfinite(loss):
-                    raise PipelineError(f"{desc}: loss became {loss.item()} at step {step + 1}; "
-                                        "lower the learning rate or check the labels")
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+            prepared.train()
+            for global_batch in loader:
                 step += 1
-                curves.examples += len(batch["input_ids"])
-                curves.tokens += batch["input_ids"].numel()
-                window.append(loss.item())
-                bar.update(1)
-                if step % settings.log_every == 0 or step == total_steps:
-                    curves.loss.append({"step": step, "loss": round(sum(window) / len(window), 5)})
-                    bar.set_postfix(loss=f"{curves.loss[-1]['loss']:.4f}")
-                    window = []
-                if step % len(loader) == 0 or step == total_steps:
-                    metrics = timed_evaluation()
-                    curves.eval.append({"step": step, "epoch": round(step / len(loader), 3),
-                                        **metrics})
-                    tqdm.write(f"{desc} step {step}: {metrics}")
+                if step == resume_at:  # the data order is replayed up to the checkpoint
+                    restore_rng(resumed["rng"])
+                if step > resume_at:
+                    loss = training_step(prepared, global_batch, loss_fn, accelerator, settings,
+                                         f"{desc}, step {step}")
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    curves.examples += len(global_batch["input_ids"])
+                    curves.tokens += global_batch["input_ids"].numel()
+                    window.append(loss)
+                    bar.update(1)
+                    if step % settings.log_every == 0 or step == total_steps:
+                        curves.loss.append({"step": step,
+                                            "loss": round(sum(window) / len(window), 5)})
+                        bar.set_postfix(loss=f"{curves.loss[-1]['loss']:.4f}")
+                        window = []
+                    if step % len(loader) == 0 or step == total_steps:
+                        if main:
+                            metrics = timed_evaluation()
+                            curves.eval.append({"step": step, "epoch": round(step / len(loader), 3),
+                                                **metrics})
+                            tqdm.write(f"{desc} step {step}: {metrics}")
+                        accelerator.wait_for_everyone()
+                    if checkpointer and checkpointer.due(step) and step < total_steps:
+                        curves.train_seconds = seconds_trained()
+                        checkpointer.save(step, model, optimizer, scheduler,
+                                          {**asdict(curves), "window": window})
                 if step == total_steps:
                     break
     curves.steps = step
-    curves.train_seconds = time.perf_counter() - started - (curves.eval_seconds - scored_before)
+    curves.train_seconds = seconds_trained()
+    accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)
+    if accelerator.num_processes > 1:
+        torch.distributed.destroy_process_group()
     return curves
+
+
+def training_step(prepared, global_batch, loss_fn, accelerator, settings, where) -> float:
+    """Forward and backward of this process's share of the batch, gradients clipped; returns
+    the global batch's mean loss. Stops on a non-finite loss or an exploding gradient."""
+    batch, weight = share_of_batch(global_batch, accelerator.process_index,
+                                   accelerator.num_processes)
+    with accelerator.autocast():
+        loss = loss_fn(prepared, to_device(batch, accelerator.device))
+    accelerator.backward(loss * weight)
+    grad_norm = accelerator.clip_grad_norm_(prepared.parameters(), settings.max_grad_norm)
+    mean_loss = accelerator.reduce(loss.detach().float() * weight, reduction="mean").item()
+    if not math.isfinite(mean_loss):
+        raise PipelineError(f"{where}: the loss became {mean_loss}; lower the learning rate, "
+                            "raise warmup_ratio, or check the labels")
+    if accelerator.mixed_precision != "fp16":  # fp16's loss scaler skips overflowing steps
+        grad_norm = float(grad_norm)
+        if not math.isfinite(grad_norm) or (settings.abort_grad_norm
+                                            and grad_norm > settings.abort_grad_norm):
+            raise PipelineError(
+                f"{where}: the gradient norm is {grad_norm:.4g}, above "
+                f"train.abort_grad_norm={settings.abort_grad_norm}: training is diverging; lower "
+                "the learning rate or raise warmup_ratio (or the limit, if such norms are "
+                "normal for this model)")
+    return mean_loss
