@@ -11,6 +11,8 @@ from stages.lib.runtimes import cpu_description
 
 SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 
+DETERMINISTIC = ("reports/metrics.json", "reports/benchmark/accuracy.json",
+                 "reports/curves/finetune_loss.csv", "models/int8/qat/qat_loss.csv")
 MODELS = ("fp32", "qat", "ptq_static", "onnx_fp32", "onnx_qat", "onnx_ptq_static",
           "onnx_ptq_dynamic")
 
@@ -62,6 +64,12 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
                                 "evaluate", "export", "benchmark", "report", "package"}
     assert all(t["wall_s"] >= t["main_s"] > 0 for t in stage_times.values())
     check_training_profile(workspace)
+
+    # Determinism: everything again from scratch gives the very same metrics (timings, kept
+    # apart in latency.json and reports/timings/, may differ).
+    first = {path: (workspace / path).read_text() for path in DETERMINISTIC}
+    dvc(workspace, "repro", "--force")
+    assert {path: (workspace / path).read_text() for path in DETERMINISTIC} == first
 
     # Nothing changed: nothing reruns.
     assert "didn't change" in dvc(workspace, "repro").stdout

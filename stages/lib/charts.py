@@ -7,6 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .outputs import atomic_file  # noqa: E402
+
 FP32_COLOR, INT8_COLOR = "#4c72b0", "#dd8452"
 
 
@@ -26,7 +28,7 @@ def plot_comparison(table: pd.DataFrame, metric: str, path: Path) -> None:
         ax.tick_params(axis="x", labelsize=7)
     axes[0, 0].set_ylim(max(0.0, table["main"].min() - 10), min(100.0, table["main"].max() + 3))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -47,7 +49,7 @@ def plot_curves(sources: list, metric: str, path: Path) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -77,7 +79,7 @@ def plot_references(comparison: pd.DataFrame, task: str, path: Path) -> None:
         ax.set(xlabel="INT8 drop, % of FP32 (negative: INT8 scored higher)",
                title=f"{task}: INT8 drop, ours vs published")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -102,7 +104,7 @@ def plot_summary(long: pd.DataFrame, path: Path) -> None:
     ax.set(ylabel="headline metric (%)", title="FP32 vs INT8 per task (error bars: std over seeds)")
     ax.legend(loc="upper left", ncols=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -129,5 +131,10 @@ def plot_benchmark(rows: list, seq: int, threads: int, path: Path) -> None:
         ax.tick_params(axis="y", labelsize=6)
         ax.set_title(f"batch {batch}, sequence {seq}, {threads} threads: median ms")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
+
+
+def save_figure(fig, path: Path) -> None:
+    with atomic_file(path) as scratch:
+        fig.savefig(scratch, dpi=100, format="png")

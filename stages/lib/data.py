@@ -199,12 +199,16 @@ def read_tsv_columns(path: Path, wanted: list, lines=None, indices=None) -> pd.D
         if missing:
             raise PipelineError(f"{path} lacks column(s) {missing}; its header is {header}")
         indices, rows = [header.index(name) for name in wanted], lines[1:]
+    widest = len(lines[0].split("\t")) if rows is not lines else None
     records = []
     for number, line in enumerate(rows, start=len(lines) - len(rows) + 1):
         fields = line.split("\t")
         if len(fields) <= max(indices):
             raise PipelineError(f"{path}, line {number}: {len(fields)} tab-separated fields, "
                                 f"expected at least {max(indices) + 1}")
+        if widest and len(fields) > widest:  # a tab inside a text would shift the columns
+            raise PipelineError(f"{path}, line {number}: {len(fields)} tab-separated fields but "
+                                f"the header has {widest}; remove the extra tab(s)")
         records.append([fields[i] for i in indices])
     return pd.DataFrame(records, columns=wanted)
 

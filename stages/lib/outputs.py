@@ -22,12 +22,23 @@ def atomic_dir(path):
     scratch.rename(path)
 
 
-def write_text(path, text: str) -> None:
+@contextmanager
+def atomic_file(path):
+    """Yield a scratch file name that replaces `path` only if the block completes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(f".{path.name}.partial")
-    scratch.write_text(text)
+    try:
+        yield scratch
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
     os.replace(scratch, path)
+
+
+def write_text(path, text: str) -> None:
+    with atomic_file(path) as scratch:
+        scratch.write_text(text)
 
 
 def write_json(path, obj) -> None:

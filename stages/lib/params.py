@@ -109,7 +109,8 @@ def _positive(params, dotted, kind=(int, float), allow_none=False):
 def _choice(params, dotted, allowed):
     value = _require(params, dotted)
     if value not in allowed:
-        raise PipelineError(f"`{dotted}` must be one of {', '.join(allowed)}; got {value!r}")
+        names = ("null" if choice is None else str(choice) for choice in allowed)
+        raise PipelineError(f"`{dotted}` must be one of {', '.join(names)}; got {value!r}")
 
 
 def validate(params: dict) -> None:
