@@ -54,6 +54,13 @@ def test_cuda_without_a_gpu_is_refused_and_auto_falls_back():
     assert modeling.pick_device("auto").type == "cpu"
 
 
+def test_auto_picks_cuda_when_a_gpu_is_present_and_cpu_stays_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert modeling.pick_device("auto").type == "cuda"
+    assert modeling.pick_device("cuda").type == "cuda"
+    assert modeling.pick_device("cpu").type == "cpu"
+
+
 @pytest.mark.parametrize("name", sorted(n for n, t in TASKS.items() if not t.is_qa))
 def test_encoding_keeps_pairs_apart_and_truncates(tiny_model_dir, name):
     task = get_task(name)

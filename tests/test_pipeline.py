@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -242,3 +243,32 @@ def test_a_failing_stage_names_the_fix_and_writes_nothing(workspace, tiny_model_
     assert not (workspace / "data" / "prepared").exists()
     assert not (workspace / "models" / "base").exists()
     assert not list(workspace.glob("**/*.partial"))
+
+
+@needs_glue
+def test_the_experiment_queue_runs_one_pipeline_per_task(workspace, tiny_model_dir):
+    """`dvc exp run --queue -S task=a,b` + `dvc queue start`: each queued copy of the commit
+    holds every source its stages need."""
+    write_params(workspace, small_params(tiny_model_dir, **{
+        "benchmark.runtimes": ["onnxruntime"], "methods": ["qat", "ptq_dynamic"]}))
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "baseline")
+    dvc(workspace, "exp", "run", "--queue", "-S", "task=mrpc,rte")
+    dvc(workspace, "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = dvc(workspace, "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert status.count("Success") == 2, status
+    shown = json.loads(dvc(workspace, "exp", "show", "--json").stdout)
+    tasks = sorted(exp["data"]["params"]["params.yaml"]["data"]["task"]
+                   for rev in shown for group in (rev.get("experiments") or [])
+                   for exp in group["revs"])
+    assert tasks == ["mrpc", "rte"]
+    result = subprocess.run([sys.executable, "-m", "stages.summarize"], cwd=workspace,
+                            capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    header = (workspace / "reports" / "summary" / "summary.md").read_text().splitlines()[2]
+    assert "mrpc (f1)" in header and "rte (accuracy)" in header
