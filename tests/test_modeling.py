@@ -17,6 +17,21 @@ from stages.lib.training import TrainSettings, train
 CPU = make_accelerator(torch.device("cpu"), None)
 
 
+def good_bad_items(tokenizer, count: int) -> list:
+    """A trivially learnable rule: sentences with "good" are positive."""
+    texts = [f"{w} {i}" for i in range(count) for w in ("good", "bad")]
+    frame = pd.DataFrame({"text_a": texts, "text_b": None,
+                          "label": [int(t.startswith("good")) for t in texts]})
+    return features.encode(tokenizer, frame, 16)
+
+
+def train_settings(**changes) -> TrainSettings:
+    base = dict(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0, warmup_ratio=0.0,
+                max_grad_norm=1.0, log_every=1, group_by_length=False, seed=0,
+                abort_grad_norm=None)
+    return TrainSettings(**{**base, **changes})
+
+
 def test_model_names_resolve_to_their_source(tiny_model_dir):
     assert modeling.model_source("minilm-l6") == "packaged"
     assert modeling.model_source(str(tiny_model_dir)) == "local"
@@ -86,9 +101,7 @@ def test_nan_loss_stops_training_with_a_clear_error(tiny_model_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     frame = pd.DataFrame({"text_a": ["a", "b"], "text_b": ["c", "d"], "label": [np.nan, 1.0]})
     items = features.encode(tokenizer, frame, 16)
-    settings = TrainSettings(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0,
-                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=1,
-                             group_by_length=False, seed=0, abort_grad_norm=None)
+    settings = train_settings()
     with pytest.raises(PipelineError, match="test, step 1: the loss became nan; lower the "
                                             "learning rate"):
         train(modeling.load_task_model(tiny_model_dir, task), items, tokenizer, settings,
@@ -99,9 +112,7 @@ def test_exploding_gradients_stop_training_with_the_limit_named(tiny_model_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     items = features.encode(tokenizer, pd.DataFrame({"text_a": ["a b", "c"], "text_b": None,
                                                      "label": [0, 1]}), 16)
-    settings = TrainSettings(epochs=1, lr=1e-3, batch_size=2, weight_decay=0.0,
-                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=1,
-                             group_by_length=False, seed=0, abort_grad_norm=1e-6)
+    settings = train_settings(abort_grad_norm=1e-6)
     with pytest.raises(PipelineError, match=r"step 1: the gradient norm is .* above "
                                             r"train.abort_grad_norm=1e-06: training is diverging"):
         train(modeling.load_task_model(tiny_model_dir, get_task("sst2")), items, tokenizer,
@@ -112,13 +123,9 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_result(
         tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     task, tokenizer = get_task("sst2"), AutoTokenizer.from_pretrained(tiny_model_dir)
-    texts = [f"{w} {i}" for i in range(24) for w in ("good", "bad")]
-    frame = pd.DataFrame({"text_a": texts, "text_b": None,
-                          "label": [int(t.startswith("good")) for t in texts]})
-    items = features.encode(tokenizer, frame, 16)
-    settings = TrainSettings(epochs=2.5, lr=3e-3, batch_size=8, weight_decay=0.01,
-                             warmup_ratio=0.2, max_grad_norm=1.0, log_every=3,
-                             group_by_length=True, seed=7, abort_grad_norm=None)
+    items = good_bad_items(tokenizer, 24)
+    settings = train_settings(epochs=2.5, lr=3e-3, batch_size=8, weight_decay=0.01,
+                              warmup_ratio=0.2, log_every=3, group_by_length=True, seed=7)
 
     def run(stop_at=None):
         torch.manual_seed(0)
@@ -151,14 +158,9 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_result(
 def test_training_is_deterministic_and_learns(tiny_model_dir):
     task = get_task("sst2")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    # A trivially learnable rule: sentences with "good" are positive.
-    texts = [f"{w} {i}" for i in range(32) for w in ("good", "bad")]
-    frame = pd.DataFrame({"text_a": texts, "text_b": None,
-                          "label": [int(t.startswith("good")) for t in texts]})
-    items = features.encode(tokenizer, frame, 16)
-    settings = TrainSettings(epochs=10, lr=3e-3, batch_size=16, weight_decay=0.0,
-                             warmup_ratio=0.0, max_grad_norm=1.0, log_every=4,
-                             group_by_length=True, seed=7, abort_grad_norm=None)
+    items = good_bad_items(tokenizer, 32)
+    settings = train_settings(epochs=10, lr=3e-3, batch_size=16, log_every=4,
+                              group_by_length=True, seed=7)
     losses = []
     for _ in range(2):
         torch.manual_seed(0)
@@ -193,12 +195,8 @@ def test_length_grouping_pads_less_and_still_sees_every_item_once(tiny_model_dir
 
 def test_bf16_mixed_precision_trains_and_leaves_a_plain_fp32_model(tiny_model_dir):
     task, tokenizer = get_task("sst2"), AutoTokenizer.from_pretrained(tiny_model_dir)
-    texts = [f"{w} {i}" for i in range(16) for w in ("good", "bad")]
-    items = features.encode(tokenizer, pd.DataFrame({
-        "text_a": texts, "text_b": None, "label": [int(t.startswith("good")) for t in texts]}), 16)
-    settings = TrainSettings(epochs=4, lr=3e-3, batch_size=8, weight_decay=0.0, warmup_ratio=0.0,
-                             max_grad_norm=1.0, log_every=4, group_by_length=False, seed=0,
-                             abort_grad_norm=None)
+    items = good_bad_items(tokenizer, 16)
+    settings = train_settings(epochs=4, lr=3e-3, batch_size=8, log_every=4)
     model = modeling.load_task_model(tiny_model_dir, task)
     seen = []
     model.classifier.register_forward_hook(lambda m, args, out: seen.append(out.dtype))
