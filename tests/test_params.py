@@ -1,9 +1,12 @@
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from conftest import REPO, set_dotted
+from conftest import REPO, set_dotted, stage_env
 from stages.lib.errors import PipelineError
 from stages.lib.params import validate
 
@@ -132,3 +135,35 @@ def test_bad_benchmark_settings_are_refused(dotted, value, message):
     params = set_dotted(default_params(), {dotted: value})
     with pytest.raises(PipelineError, match=re.escape(message)):
         validate(params)
+
+
+PARAMS_PROBE = """\
+import json
+from stages.lib.params import load_params
+p = load_params()
+json.dump({"qat.lr": p["qat"]["lr"], "finetune.lr": p["finetune"]["lr"], "seed": p["seed"],
+           "data.max_train_samples": p["data"]["max_train_samples"], "methods": p["methods"],
+           "task": p["task"], "model.name": p["model"]["name"]}, open("loaded.json", "w"))
+"""
+
+
+def test_values_set_with_dvc_exp_run_are_read_as_typed(workspace):
+    """`dvc exp run -S` writes params.yaml back as YAML 1.2 (`lr: 5e-06`); every stage must read
+    the numbers, nulls, lists and strings a user types there as such, not as strings."""
+    (workspace / "probe.py").write_text(PARAMS_PROBE)
+    (workspace / "dvc.yaml").write_text(
+        "stages:\n  probe:\n    cmd: python probe.py\n    deps: [probe.py]\n"
+        "    params: [qat.lr, finetune.lr, seed, data, methods, task, model]\n"
+        "    outs: [{loaded.json: {cache: false}}]\n")
+    subprocess.run(["git", "add", "-A"], cwd=workspace, check=True)
+    subprocess.run(["git", "commit", "-qm", "probe"], cwd=workspace, check=True, env=stage_env())
+    typed = {"qat.lr": "5e-6", "finetune.lr": "3e-05", "seed": "7",
+             "data.max_train_samples": "null", "methods": "[ptq_static,qat]", "task": "rte",
+             "model.name": "bert-base-uncased"}
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "run", *(f"-S{k}={v}" for k, v in typed.items())],
+        cwd=workspace, capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert json.loads((workspace / "loaded.json").read_text()) == {
+        "qat.lr": 5e-6, "finetune.lr": 3e-5, "seed": 7, "data.max_train_samples": None,
+        "methods": ["ptq_static", "qat"], "task": "rte", "model.name": "bert-base-uncased"}

@@ -3,7 +3,7 @@ import difflib
 import re
 from pathlib import Path
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
 
 from .errors import PipelineError
 from .data import local_hint
@@ -55,8 +55,9 @@ def load_params(path=PARAMS_FILE) -> dict:
     if not Path(path).is_file():
         raise PipelineError(f"{path} not found; run the stages from the repository root")
     try:
-        params = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as err:
+        # YAML 1.2, as DVC writes `-S` values back: PyYAML (1.1) reads `lr: 5e-06` as a string
+        params = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    except YAMLError as err:
         raise PipelineError(f"{path} is not valid YAML: {err}") from None
     validate(params)
     return params
