@@ -7,31 +7,41 @@ split through the same call that is timed, so a fast number never hides a wrong 
 Outputs: reports/benchmark/{accuracy.json (metrics), timings.json, timings.csv,
 benchmark.md, benchmark.png}.
 """
-from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
-from stages.lib.benchmark import (describe, fastest, float_precision, grid_table,
-                                  latency_batch, markdown, shapes, speed_targets, thread_count,
-                                  time_call)
-from stages.lib.charts import plot_benchmark
-from stages.lib.data import check_prepared_task
-from stages.lib.errors import run_stage
-from stages.lib.evaluation import evaluation_inputs
-from stages.lib.metrics import score_outputs
-from stages.lib.modeling import load_task_model
-from stages.lib.outputs import atomic_dir, write_json, write_text
-from stages.lib.params import load_params
-from stages.lib.profiling import onnxruntime_ops, openvino_ops
-from stages.lib.runtimes import (cpu_description, onnxruntime_engine,
-                                 openvino_engine, pytorch_engine, versions)
-from stages.lib.sizes import size_mb
-from stages.lib.tasks import get_task
-
-DATA_DIR, FP32_DIR, ONNX_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/onnx")
-OUT = Path("reports/benchmark")
+from stages.lib.config.params import load_params
+from stages.lib.core.files import atomic_dir, size_mb, write_json, write_text
+from stages.lib.core.paths import BENCHMARK_DIR as OUT
+from stages.lib.core.paths import DATA_DIR, FP32_DIR, ONNX_DIR
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task
+from stages.lib.inference.profiling import onnxruntime_ops, openvino_ops
+from stages.lib.inference.runtimes import (
+    cpu_description,
+    onnxruntime_engine,
+    openvino_engine,
+    pytorch_engine,
+    versions,
+)
+from stages.lib.inference.timing import thread_count, time_call
+from stages.lib.modeling.evaluation import evaluation_inputs
+from stages.lib.modeling.inputs import latency_batch
+from stages.lib.modeling.models import load_task_model
+from stages.lib.reporting.benchmark_report import (
+    describe,
+    fastest,
+    float_precision,
+    grid_table,
+    markdown,
+    shapes,
+    speed_targets,
+)
+from stages.lib.reporting.charts import plot_benchmark
+from stages.lib.tasks.metrics import score_outputs
+from stages.lib.tasks.registry import get_task
 
 
 def engine_builders(params: dict, task) -> list:

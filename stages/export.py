@@ -11,22 +11,24 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from stages.lib import onnx_io
-from stages.lib.benchmark import thread_count, time_onnx
-from stages.lib.data import check_prepared_task, read_split
-from stages.lib.errors import PipelineError, run_stage
-from stages.lib.evaluation import evaluation_inputs
-from stages.lib.metrics import score
-from stages.lib.modeling import load_task_model
-from stages.lib.outputs import atomic_dir, read_json, write_json
-from stages.lib.params import load_params
-from stages.lib.quantization import load_quantized, strip_for_export
-from stages.lib.sizes import size_mb
-from stages.lib.tasks import get_task
+from stages.lib.config.params import load_params
+from stages.lib.core.errors import PipelineError
+from stages.lib.core.files import atomic_dir, read_json, size_mb, write_json
+from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, ONNX_DIR, method_dir
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.inference.onnx_export import export, store_weights_as_int8, trace_example
+from stages.lib.inference.onnx_session import predict, session
+from stages.lib.inference.timing import thread_count, time_onnx
+from stages.lib.modeling.evaluation import evaluation_inputs
+from stages.lib.modeling.models import load_task_model
+from stages.lib.quantization.methods import FP32, get_method, onnx_row
+from stages.lib.quantization.nncf_backend import load_quantized, strip_for_export
+from stages.lib.quantization.ort_backend import ONNX_MODEL
+from stages.lib.tasks.metrics import score
+from stages.lib.tasks.registry import get_task
 
-DATA_DIR, FP32_DIR, INT8_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/int8")
-ONNX_DIR = Path("models/onnx")
-TORCH_RESULTS, RESULTS = Path("reports/eval/pytorch.json"), Path("reports/eval/onnx.json")
+TORCH_RESULTS, RESULTS = EVAL_DIR / "pytorch.json", EVAL_DIR / "onnx.json"
 
 
 def check_parity(name: str, onnx_main: float, torch_main: float, tolerance: float) -> None:
@@ -38,14 +40,14 @@ def check_parity(name: str, onnx_main: float, torch_main: float, tolerance: floa
 
 
 def write_onnx(name: str, task, example: dict, path: Path, opset: int) -> None:
-    if name == "ptq_dynamic":
-        shutil.copy2(INT8_DIR / name / "model.onnx", path)
+    if name != FP32 and not get_method(name).has_torch_model:  # made as ONNX already
+        shutil.copy2(method_dir(name) / ONNX_MODEL, path)
         return
-    model = (load_task_model(FP32_DIR, task).eval() if name == "fp32"
-             else strip_for_export(load_quantized(INT8_DIR / name, task), example))
-    onnx_io.export(model, example, path, opset, task.output_names)
-    if name != "fp32":
-        onnx_io.store_weights_as_int8(path)
+    model = (load_task_model(FP32_DIR, task).eval() if name == FP32
+             else strip_for_export(load_quantized(method_dir(name), task), example))
+    export(model, example, path, opset, task.output_names)
+    if name != FP32:
+        store_weights_as_int8(path)
 
 
 def main():
@@ -54,25 +56,27 @@ def main():
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     settings, splits, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)
-    example = onnx_io.trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
+    example = trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
     torch_results = read_json(TORCH_RESULTS)
 
-    results = {}
+    results, timings = {}, {}
     with atomic_dir(ONNX_DIR) as scratch:
         for name in ["fp32", *params["methods"]]:
             path = scratch / f"{name}.onnx"
             write_onnx(name, task, example, path, params["export"]["opset"])
-            sess = onnx_io.session(path, thread_count(latency["threads"]))
-            outputs = {split: onnx_io.predict(sess, data.loader, desc=f"onnx {name} {split}")
+            sess = session(path, thread_count(latency["threads"]))
+            outputs = {split: predict(sess, data.loader, desc=f"onnx {name} {split}")
                        for split, data in splits.items()}
             metrics = score(outputs, splits, task, settings)
             if name in torch_results:  # methods with a PyTorch model to compare with
                 check_parity(name, metrics["main"], torch_results[name]["main"],
                              params["export"]["parity_tolerance"])
-            results[f"onnx_{name}"] = {**metrics, "size_mb": size_mb(path),
-                                       **time_onnx(sess, timing_batch, latency)}
-            print(f"onnx_{name}: {results[f'onnx_{name}']}")
+            row = onnx_row(name)
+            results[row] = {**metrics, "size_mb": size_mb(path)}
+            timings[row] = time_onnx(sess, timing_batch, latency)
+            print(f"{row}: {results[row]} {timings[row]}")
     write_json(RESULTS, results)
+    return {"latency": timings}  # reports/timings/export.json: never in a cached output
 
 
 if __name__ == "__main__":

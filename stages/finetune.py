@@ -4,24 +4,22 @@ With `train.num_processes` > 1 the stage runs as that many DDP processes (distri
 rank 0 evaluates and writes. Outputs: models/fp32/ (a Hugging Face model folder) and the
 training curves.
 """
-from pathlib import Path
 
 from transformers import AutoTokenizer, set_seed
 
-from stages.lib.checkpoints import Checkpointer
-from stages.lib.data import check_prepared_task, read_split
-from stages.lib.distributed import is_main, make_accelerator, relaunch_if_asked
-from stages.lib.errors import run_stage
-from stages.lib.evaluation import eval_splits, evaluate_torch
-from stages.lib.features import input_settings, train_items
-from stages.lib.modeling import load_task_model, pick_device, save_model_folder
-from stages.lib.outputs import atomic_dir
-from stages.lib.params import load_params, training_identity
-from stages.lib.tasks import get_task
-from stages.lib.training import TrainSettings, train
-
-DATA_DIR, BASE_MODEL_DIR = Path("data/prepared"), Path("models/base")
-FP32_DIR, CURVES_DIR = Path("models/fp32"), Path("reports/curves")
+from stages.lib.config.params import load_params, training_identity
+from stages.lib.core.files import atomic_dir
+from stages.lib.core.paths import BASE_MODEL_DIR, CURVES_DIR, DATA_DIR, FP32_DIR
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.modeling.checkpoints import Checkpointer
+from stages.lib.modeling.device import pick_device
+from stages.lib.modeling.distributed import is_main, make_accelerator, relaunch_if_asked
+from stages.lib.modeling.evaluation import eval_splits, evaluate_torch
+from stages.lib.modeling.features import input_settings, train_items
+from stages.lib.modeling.models import load_task_model, save_model_folder
+from stages.lib.modeling.training import TrainSettings, train
+from stages.lib.tasks.registry import get_task
 
 
 def main():

@@ -1,30 +1,27 @@
 """Stage package: a self-contained folder per exported model, ready to hand over.
 
 models/export/{fp32,<method>}/ each hold model.onnx, the tokenizer, config.json (with the label
-names), model_info.json (task, labels, input limits, for `python -m stages.predict`) and a
+names), model_info.json (task, labels, input limits, for `python -m stages.tools.predict`) and a
 model card (README.md) with the data, params, metrics, size, latency, the model on every
 benchmarked runtime, and how to load it.
 """
 import shutil
-from pathlib import Path
 
 import pandas as pd
 from transformers import AutoConfig, AutoTokenizer
 
-from stages.lib.data import check_prepared_task
-from stages.lib.errors import run_stage
-from stages.lib.features import input_settings
-from stages.lib.model_card import model_card
-from stages.lib.outputs import atomic_dir, read_json, write_json, write_text
-from stages.lib.params import load_params
-from stages.lib.quantization import read_record
-from stages.lib.references import compare, load_references
-from stages.lib.serving import INFO_FILE, MODEL_FILE
-from stages.lib.tasks import get_task
-
-DATA_DIR, FP32_DIR, ONNX_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/onnx")
-INT8_DIR = Path("models/int8")
-EXPORT_DIR, REPORTS = Path("models/export"), Path("reports")
+from stages.lib.config.params import load_params
+from stages.lib.core.files import atomic_dir, read_json, write_json, write_text
+from stages.lib.core.paths import DATA_DIR, EXPORT_DIR, FP32_DIR, ONNX_DIR, REPORTS
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task
+from stages.lib.modeling.features import input_settings
+from stages.lib.quantization.methods import FP32
+from stages.lib.quantization.records import how_it_was_made
+from stages.lib.reporting.model_card import model_card
+from stages.lib.reporting.references import compare, load_references
+from stages.lib.reporting.serving import INFO_FILE, MODEL_FILE
+from stages.lib.tasks.registry import get_task
 
 
 def model_info(task, params: dict, name: str) -> dict:
@@ -61,7 +58,7 @@ def main():
             write_json(folder / INFO_FILE, model_info(task, params, name))
             write_text(folder / "README.md", model_card(
                 name, str(EXPORT_DIR / name), params, task, data_info, metrics, latency,
-                criterion, references, read_record(INT8_DIR / name) if name != "fp32" else None,
+                criterion, references, how_it_was_made(name) if name != FP32 else None,
                 benchmark, accuracy))
     print(f"wrote {', '.join(str(EXPORT_DIR / n) for n in ['fp32', *params['methods']])}")
 

@@ -11,17 +11,19 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from stages.lib import onnx_io
-from stages.lib.data import check_prepared_task, read_split
-from stages.lib.errors import run_stage
-from stages.lib.modeling import load_task_model
-from stages.lib.outputs import atomic_dir
-from stages.lib.params import load_params
-from stages.lib.quantization import Scheme, ignored_modules, quantize_dynamic, write_record
-from stages.lib.tasks import get_task
+from stages.lib.config.params import load_params
+from stages.lib.core.files import atomic_dir
+from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.inference.onnx_export import export, trace_example
+from stages.lib.modeling.models import load_task_model
+from stages.lib.quantization.ort_backend import ONNX_MODEL, quantize_dynamic
+from stages.lib.quantization.records import write_record
+from stages.lib.quantization.scheme import Scheme, ignored_modules
+from stages.lib.tasks.registry import get_task
 
-DATA_DIR, FP32_DIR = Path("data/prepared"), Path("models/fp32")
-OUT_DIR, MODEL_FILE = Path("models/int8/ptq_dynamic"), "model.onnx"
+OUT_DIR = method_dir("ptq_dynamic")
 
 
 def main():
@@ -32,18 +34,17 @@ def main():
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     model = load_task_model(FP32_DIR, task).eval()
     kept = ignored_modules(model, scheme.ignored_scope)
-    example = onnx_io.trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
+    example = trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
 
     with atomic_dir(OUT_DIR) as scratch, tempfile.TemporaryDirectory() as tmp:
         fp32_onnx = Path(tmp) / "fp32.onnx"
-        onnx_io.export(model, example, fp32_onnx, params["export"]["opset"], task.output_names)
+        export(model, example, fp32_onnx, params["export"]["opset"], task.output_names)
         start = time.perf_counter()
-        quantize_dynamic(fp32_onnx, scratch / MODEL_FILE, scheme, kept, weight_type)
+        quantize_dynamic(fp32_onnx, scratch / ONNX_MODEL, scheme, kept, weight_type)
         wall_s = time.perf_counter() - start
-        write_record(scratch, {"method": "ptq_dynamic", "label": "PTQ dynamic",
-                               "scheme": scheme.describe("ptq_dynamic", weight_type),
-                               "wall_s": round(wall_s, 2), "device": "cpu"})
+        write_record(scratch, "ptq_dynamic", scheme.describe("ptq_dynamic", weight_type))
     print(f"PTQ dynamic {task.name}: quantized in {wall_s:.1f} s")
+    return {"wall_s": round(wall_s, 2), "device": "cpu"}
 
 
 if __name__ == "__main__":

@@ -5,21 +5,23 @@ what QAT's training buys.
 Output: models/int8/ptq_static/ (the NNCF model as QAT saves it, method.json).
 """
 import time
-from pathlib import Path
 
 from transformers import AutoTokenizer, set_seed
 
-from stages.lib.data import check_prepared_task, read_split
-from stages.lib.errors import run_stage
-from stages.lib.features import input_settings, train_items
-from stages.lib.modeling import load_task_model, pick_device
-from stages.lib.outputs import atomic_dir
-from stages.lib.params import load_params
-from stages.lib.quantization import Scheme, quantize, save_quantized, write_record
-from stages.lib.tasks import get_task
+from stages.lib.config.params import load_params
+from stages.lib.core.files import atomic_dir
+from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.modeling.device import pick_device
+from stages.lib.modeling.features import input_settings, train_items
+from stages.lib.modeling.models import load_task_model
+from stages.lib.quantization.nncf_backend import quantize, save_quantized
+from stages.lib.quantization.records import write_record
+from stages.lib.quantization.scheme import Scheme
+from stages.lib.tasks.registry import get_task
 
-DATA_DIR, FP32_DIR = Path("data/prepared"), Path("models/fp32")
-OUT_DIR = Path("models/int8/ptq_static")
+OUT_DIR = method_dir("ptq_static")
 
 
 def main():
@@ -41,10 +43,9 @@ def main():
 
     with atomic_dir(OUT_DIR) as scratch:
         save_quantized(qmodel.cpu(), scratch, FP32_DIR)
-        write_record(scratch, {"method": "ptq_static", "label": "PTQ static",
-                               "scheme": scheme.describe("ptq_static"),
-                               "wall_s": round(wall_s, 2), "device": device.type})
+        write_record(scratch, "ptq_static", scheme.describe("ptq_static"))
     print(f"PTQ static {task.name}: calibrated on {scheme.subset_size} samples in {wall_s:.0f} s")
+    return {"wall_s": round(wall_s, 2), "device": device.type}
 
 
 if __name__ == "__main__":

@@ -8,25 +8,28 @@ Output: models/int8/qat/ (weights + quantizer state + NNCF config, method.json w
 and wall time, and the training curves).
 """
 import time
-from pathlib import Path
 
 from transformers import AutoTokenizer, set_seed
 
-from stages.lib.checkpoints import Checkpointer
-from stages.lib.data import check_prepared_task, read_split
-from stages.lib.distillation import DistillSettings, distilling_loss_fn
-from stages.lib.distributed import is_main, make_accelerator, relaunch_if_asked
-from stages.lib.errors import run_stage
-from stages.lib.evaluation import eval_splits, evaluate_torch
-from stages.lib.features import input_settings, train_items
-from stages.lib.modeling import disable_dropout, load_task_model, pick_device
-from stages.lib.outputs import atomic_dir
-from stages.lib.params import load_params, training_identity
-from stages.lib.quantization import Scheme, quantize_once, save_quantized, write_record
-from stages.lib.tasks import get_task
-from stages.lib.training import TrainSettings, task_loss, train
+from stages.lib.config.params import load_params, training_identity
+from stages.lib.core.files import atomic_dir
+from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.modeling.checkpoints import Checkpointer
+from stages.lib.modeling.device import pick_device
+from stages.lib.modeling.distillation import DistillSettings, distilling_loss_fn
+from stages.lib.modeling.distributed import is_main, make_accelerator, relaunch_if_asked
+from stages.lib.modeling.evaluation import eval_splits, evaluate_torch
+from stages.lib.modeling.features import input_settings, train_items
+from stages.lib.modeling.models import disable_dropout, load_task_model
+from stages.lib.modeling.training import TrainSettings, task_loss, train
+from stages.lib.quantization.nncf_backend import quantize_once, save_quantized
+from stages.lib.quantization.records import write_record
+from stages.lib.quantization.scheme import Scheme
+from stages.lib.tasks.registry import get_task
 
-DATA_DIR, FP32_DIR, OUT_DIR = Path("data/prepared"), Path("models/fp32"), Path("models/int8/qat")
+OUT_DIR = method_dir("qat")
 
 
 def main():
@@ -67,15 +70,13 @@ def main():
     with atomic_dir(OUT_DIR) as scratch:
         save_quantized(qmodel.cpu(), scratch, FP32_DIR)
         curves.write(scratch, "qat")
-        write_record(scratch, {
-            "method": "qat", "label": "QAT + distillation" if distill else "QAT",
-            "scheme": scheme.describe("qat") + (
-                f", distill a={distill.alpha} T={distill.temperature}" if distill else ""),
-            "wall_s": round(wall_s, 2), "device": device.type,
-            "eval_s": round(curves.eval_seconds, 1), "training": curves.throughput()})
+        write_record(scratch, "qat", scheme.describe("qat") + (
+            f", distill a={distill.alpha} T={distill.temperature}" if distill else ""),
+            label_suffix=" + distillation" if distill else "")
     checkpointer.clear()
     print(f"QAT {task.name}: {curves.eval[-1]} in {wall_s:.0f} s; training {curves.throughput()}")
-    return {"training": curves.throughput()}
+    return {"wall_s": round(wall_s, 2), "device": device.type,
+            "eval_s": round(curves.eval_seconds, 1), "training": curves.throughput()}
 
 
 if __name__ == "__main__":

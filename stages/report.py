@@ -6,33 +6,39 @@ from run to run),
 reports/results.{md,csv} (with every published reference for the task, and the
 `report.max_drop` verdict), and the pictures reports/{comparison,curves,references}.png.
 """
-from pathlib import Path
 
 import pandas as pd
 
-from stages.lib.benchmark import training_step_target
-from stages.lib.charts import plot_comparison, plot_curves, plot_references
-from stages.lib.data import check_prepared_task
-from stages.lib.errors import PipelineError, run_stage
-from stages.lib.outputs import read_json, write_json, write_text
-from stages.lib.params import load_params
-from stages.lib.quantization import read_record
-from stages.lib.references import compare, load_references, model_notes
-from stages.lib.results import (build_table, criterion_text, mark_criterion, metric_columns,
-                                split_timings, to_markdown)
-from stages.lib.tasks import get_task
+from stages.lib.config.params import load_params
+from stages.lib.core.errors import PipelineError
+from stages.lib.core.files import read_json, write_json, write_text
+from stages.lib.core.paths import BENCHMARK_DIR, DATA_DIR, EVAL_DIR, INT8_DIR, REPORTS
+from stages.lib.core.runner import run_stage, stage_facts
+from stages.lib.data.prepared import check_prepared_task
+from stages.lib.quantization.records import how_it_was_made
+from stages.lib.reporting.benchmark_report import training_step_target
+from stages.lib.reporting.charts import plot_comparison, plot_curves, plot_references
+from stages.lib.reporting.references import compare, load_references, model_notes
+from stages.lib.reporting.results import (
+    build_table,
+    criterion_text,
+    mark_criterion,
+    metric_columns,
+    split_timings,
+    to_markdown,
+)
+from stages.lib.tasks.registry import get_task
 
-DATA_DIR, REPORTS, INT8_DIR = Path("data/prepared"), Path("reports"), Path("models/int8")
-EVALUATIONS = [REPORTS / "eval" / "pytorch.json", REPORTS / "eval" / "onnx.json"]
-BENCHMARK = REPORTS / "benchmark" / "timings.json"
-FINETUNE_TIMING = REPORTS / "timings" / "finetune.json"
+# Scores and sizes come from the evaluating stages' outputs, latency from their timing files.
+EVALUATIONS = [(EVAL_DIR / "pytorch.json", "evaluate"), (EVAL_DIR / "onnx.json", "export")]
+BENCHMARK = BENCHMARK_DIR / "timings.json"
 
 
 def table_notes(params: dict, task, timings: dict) -> list:
     rows = read_json(DATA_DIR / "task.json")["rows"]
     qa = params["qa"]
     qa_note = [
-        f"official SQuAD v{'1.1' if task.squad_version == 1 else '2.0'} exact match and F1 per "
+        f"official SQuAD v{task.squad_release} exact match and F1 per "
         f"question; windows of {qa['max_seq_length']} tokens, stride {qa['doc_stride']}, "
         f"n-best {qa['n_best_size']}, answers up to {qa['max_answer_length']} tokens"
         + (f", no-answer when null - best span > {qa['null_score_diff_threshold']} (best_f1: "
@@ -91,9 +97,11 @@ def main():
     params = load_params()
     task = get_task(params["task"])
     check_prepared_task(DATA_DIR, task)
-    evaluations = {name: values for path in EVALUATIONS for name, values in read_json(path).items()}
+    evaluations = {name: {**values, **latency}
+                   for path, stage in EVALUATIONS for name, values in read_json(path).items()
+                   for latency in [stage_facts(stage)["latency"][name]]}
     metrics, timings = split_timings(evaluations)
-    records = {method: read_record(INT8_DIR / method) for method in params["methods"]}
+    records = {method: how_it_was_made(method) for method in params["methods"]}
     timings["quantization_wall_s"] = {method: r["wall_s"] for method, r in records.items()}
     criterion = params["report"]
     table = mark_criterion(build_table(evaluations, metric_columns(metrics["fp32"]), records),
@@ -109,7 +117,7 @@ def main():
         table, f"{task.name}: FP32 vs INT8 ({', '.join(r['label'] for r in records.values())})",
         table_notes(params, task, timings))
         + references_section(comparison, task, params["model"]["name"])
-        + speed_section(read_json(BENCHMARK), read_json(FINETUNE_TIMING).get("training"),
+        + speed_section(read_json(BENCHMARK), stage_facts("finetune").get("training"),
                         records))
     plot_comparison(table, task.main_metric, REPORTS / "comparison.png")
     curves = [(REPORTS / "curves", "finetune", "FP32 fine-tune")]

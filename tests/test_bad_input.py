@@ -5,11 +5,10 @@ import re
 
 import pytest
 import torch
-
-from conftest import REPO, set_dotted
-from stages.lib.errors import PipelineError
-
 import yaml
+from conftest import REPO, set_dotted
+
+from stages.lib.core.errors import PipelineError
 
 STAGES = ("download", "finetune", "qat", "ptq_static", "ptq_dynamic", "evaluate", "export",
           "benchmark", "report", "package")

@@ -4,12 +4,17 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from stages.lib import modeling, onnx_io
-from stages.lib.benchmark import fastest, grid_table, shapes, speed_targets
-from stages.lib.profiling import onnxruntime_ops, openvino_ops
-from stages.lib.runtimes import (cpu_description, onnxruntime_engine, openvino_engine,
-                                 pytorch_engine)
-from stages.lib.tasks import get_task
+from stages.lib.inference.onnx_export import export
+from stages.lib.inference.profiling import onnxruntime_ops, openvino_ops
+from stages.lib.inference.runtimes import (
+    cpu_description,
+    onnxruntime_engine,
+    openvino_engine,
+    pytorch_engine,
+)
+from stages.lib.modeling.models import load_task_model
+from stages.lib.reporting.benchmark_report import fastest, grid_table, shapes, speed_targets
+from stages.lib.tasks.registry import get_task
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +22,11 @@ def exported(tiny_model_dir, tmp_path_factory):
     """The tiny model as an MRPC classifier, its ONNX file and a padded batch of two pairs."""
     task = get_task("mrpc")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = modeling.load_task_model(tiny_model_dir, task).eval()
+    model = load_task_model(tiny_model_dir, task).eval()
     batch = dict(tokenizer(["a first sentence", "and a much longer second sentence here"],
                            ["its pair", "the other pair"], padding=True, return_tensors="pt"))
     path = tmp_path_factory.mktemp("onnx") / "fp32.onnx"
-    onnx_io.export(model, batch, path, opset=17)
+    export(model, batch, path, opset=17)
     return model, path, batch
 
 
@@ -113,7 +118,8 @@ def test_grid_table_has_one_row_per_engine_with_its_score():
 def test_the_model_cards_openvino_snippet_runs_as_written(exported, tiny_model_dir, tmp_path,
                                                           monkeypatch):
     import shutil
-    from stages.lib.model_card import openvino_usage
+
+    from stages.lib.reporting.model_card import openvino_usage
     _, path, _ = exported
     folder = tmp_path / "export" / "qat"
     folder.mkdir(parents=True)

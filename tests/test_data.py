@@ -1,10 +1,17 @@
 import pandas as pd
 import pytest
-
 from conftest import GLUE_DIR, needs_glue
-from stages.lib import data
-from stages.lib.errors import PipelineError
-from stages.lib.tasks import get_task
+
+from stages.lib.core.errors import PipelineError
+from stages.lib.data.sources import (
+    load_hub,
+    load_local,
+    load_packaged,
+    prepare,
+    read_glue_tsv,
+    split_rotten_tomatoes,
+)
+from stages.lib.tasks.registry import get_task
 
 
 def write_tsv(path, rows):
@@ -19,7 +26,7 @@ def write_tsv(path, rows):
     ("rte", 1244, 139)])
 def test_local_glue_files_load_whole(name, train_rows, dev_rows):
     task = get_task(name)
-    splits = data.prepare(data.load_local(task, str(GLUE_DIR)), task, None, None)
+    splits = prepare(load_local(task, str(GLUE_DIR)), task, None, None)
     assert (len(splits["train"]), len(splits["validation"])) == (train_rows, dev_rows)
     assert splits["train"]["text_a"].str.len().min() > 0
     pair = len(task.text_fields) == 2
@@ -29,19 +36,19 @@ def test_local_glue_files_load_whole(name, train_rows, dev_rows):
 @needs_glue
 def test_local_labels_become_indices_or_scores():
     rte = get_task("rte")
-    splits = data.prepare(data.load_local(rte, str(GLUE_DIR)), rte, None, None)
+    splits = prepare(load_local(rte, str(GLUE_DIR)), rte, None, None)
     assert set(splits["train"]["label"]) == {0, 1}  # entailment / not_entailment
     stsb = get_task("stsb")
-    scores = data.prepare(data.load_local(stsb, str(GLUE_DIR)), stsb, None, 10)["validation"]
+    scores = prepare(load_local(stsb, str(GLUE_DIR)), stsb, None, 10)["validation"]
     assert scores["label"].dtype == float and scores["label"].between(0, 5).all()
 
 
 @needs_glue
 def test_max_samples_take_a_fixed_sample():
     task = get_task("sst2")
-    raw = data.load_local(task, str(GLUE_DIR))
-    first = data.prepare(raw, task, 100, 50)
-    again = data.prepare(raw, task, 100, 50)
+    raw = load_local(task, str(GLUE_DIR))
+    first = prepare(raw, task, 100, 50)
+    again = prepare(raw, task, 100, 50)
     assert len(first["train"]) == 100 and len(first["validation"]) == 50
     pd.testing.assert_frame_equal(first["train"], again["train"])
 
@@ -51,7 +58,7 @@ def test_original_headerless_cola_layout(tmp_path):
     write_tsv(tmp_path / "CoLA" / "train.tsv", [["gj04", 1, "", "The sailors rode."],
                                                 ["gj04", 0, "*", "Rode the sailors the."]])
     write_tsv(tmp_path / "CoLA" / "dev.tsv", [["gj04", 1, "", "It rained."]])
-    splits = data.load_local(get_task("cola"), str(tmp_path))
+    splits = load_local(get_task("cola"), str(tmp_path))
     assert splits["train"]["text_a"].tolist() == ["The sailors rode.", "Rode the sailors the."]
     assert splits["train"]["label"].tolist() == ["1", "0"]
 
@@ -66,7 +73,7 @@ def test_mnli_reads_gold_label_and_both_dev_sets(tmp_path):
         write_tsv(tmp_path / "MNLI" / f"{name}.tsv", [header, row("entailment"),
                                                      row("contradiction")])
     task = get_task("mnli")
-    splits = data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+    splits = prepare(load_local(task, str(tmp_path)), task, None, None)
     assert set(splits) == {"train", "validation_matched", "validation_mismatched"}
     assert splits["validation_mismatched"]["label"].tolist() == [0, 2]
     assert splits["train"]["text_b"].tolist() == ["A person.", "A person."]
@@ -83,7 +90,7 @@ def test_pair_task_layouts(tmp_path, name, folder, header, row, label):
     for split in ("train", "dev"):
         write_tsv(tmp_path / folder / f"{split}.tsv", [header, row])
     task = get_task(name)
-    splits = data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+    splits = prepare(load_local(task, str(tmp_path)), task, None, None)
     assert splits["validation"]["label"].tolist() == [label]
     assert splits["validation"]["text_b"].tolist() == [row[header.index(task.glue_columns[1])]]
 
@@ -93,13 +100,13 @@ def test_missing_column_is_named(tmp_path):
     write_tsv(tmp_path / "SST-2" / "train.tsv", [["sentence", "polarity"], ["good", 1]])
     write_tsv(tmp_path / "SST-2" / "dev.tsv", [["sentence", "label"], ["good", 1]])
     with pytest.raises(PipelineError, match=r"train.tsv lacks column\(s\) \['label'\]"):
-        data.load_local(get_task("sst2"), str(tmp_path))
+        load_local(get_task("sst2"), str(tmp_path))
 
 
 def test_missing_file_names_the_layout(tmp_path):
     (tmp_path / "SST-2").mkdir()
     with pytest.raises(PipelineError, match="must hold SST-2/train.tsv"):
-        data.load_local(get_task("sst2"), str(tmp_path))
+        load_local(get_task("sst2"), str(tmp_path))
 
 
 def test_empty_split_is_refused(tmp_path):
@@ -107,7 +114,7 @@ def test_empty_split_is_refused(tmp_path):
     write_tsv(tmp_path / "SST-2" / "dev.tsv", [["sentence", "label"]])
     task = get_task("sst2")
     with pytest.raises(PipelineError, match="split 'validation' of sst2 is empty"):
-        data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+        prepare(load_local(task, str(tmp_path)), task, None, None)
 
 
 def test_unknown_label_is_refused(tmp_path):
@@ -115,28 +122,28 @@ def test_unknown_label_is_refused(tmp_path):
     write_tsv(tmp_path / "SST-2" / "dev.tsv", [["sentence", "label"], ["good", 1]])
     task = get_task("sst2")
     with pytest.raises(PipelineError, match="unknown label 'positive'"):
-        data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+        prepare(load_local(task, str(tmp_path)), task, None, None)
 
 
 def test_short_row_and_non_utf8_are_refused(tmp_path):
     write_tsv(tmp_path / "RTE" / "train.tsv", [["index", "sentence1", "sentence2", "label"],
                                                [0, "A.", "entailment"]])
     with pytest.raises(PipelineError, match="line 2: 3 tab-separated fields"):
-        data.read_glue_tsv(tmp_path / "RTE" / "train.tsv", get_task("rte"))
+        read_glue_tsv(tmp_path / "RTE" / "train.tsv", get_task("rte"))
     (tmp_path / "bad.tsv").write_bytes(b"sentence\tlabel\n\xff\xfe\t1\n")
     with pytest.raises(PipelineError, match="is not UTF-8"):
-        data.read_glue_tsv(tmp_path / "bad.tsv", get_task("sst2"))
+        read_glue_tsv(tmp_path / "bad.tsv", get_task("sst2"))
 
 
 def test_packaged_data_exists_only_for_rotten_tomatoes():
     with pytest.raises(PipelineError, match="task 'sst2' has no packaged data.*data.source=local"):
-        data.load_packaged(get_task("sst2"))
+        load_packaged(get_task("sst2"))
 
 
 def test_hub_data_while_offline_is_a_clear_error():
     with pytest.raises(PipelineError, match="(?s)could not load nyu-mll/glue \\(sst2\\) from the "
                                             "Hugging Face hub.*data.source=local"):
-        data.load_hub(get_task("sst2"))
+        load_hub(get_task("sst2"))
 
 
 # ------------------------------------------------------------- the packaged Rotten Tomatoes split
@@ -145,13 +152,13 @@ def test_rotten_tomatoes_split_drops_plots_duplicates_and_conflicts():
         "category": ["fresh", "fresh", "rotten", "plot", "fresh", "rotten"] + ["fresh"] * 24,
         "text": ["great", "great ", "awful", "a plot", "mixed", "mixed"]
                 + [f"ok {i}" for i in range(24)]})
-    splits = data.split_rotten_tomatoes(raw)
+    splits = split_rotten_tomatoes(raw)
     everything = pd.concat(splits.values())
     assert sorted(everything["text_a"])[:3] == ["awful", "great", "ok 0"]
     assert "mixed" not in set(everything["text_a"]) and "a plot" not in set(everything["text_a"])
     assert len(everything) == 26 and everything["text_a"].is_unique
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [22, 2, 2]
-    again = data.split_rotten_tomatoes(raw)
+    again = split_rotten_tomatoes(raw)
     pd.testing.assert_frame_equal(splits["validation"], again["validation"])
 
 
@@ -169,7 +176,7 @@ def test_hub_columns_map_to_the_prepared_layout(monkeypatch, name, columns):
                                  for split in task.splits})
     calls = []
     monkeypatch.setattr(datasets, "load_dataset", lambda *args: calls.append(args) or fake)
-    splits = data.prepare(data.load_hub(task), task, None, None)
+    splits = prepare(load_hub(task), task, None, None)
     assert calls == [task.hub]
     first, *second = columns.values()
     assert splits[task.eval_splits[-1]]["text_a"].tolist() == first
@@ -206,8 +213,8 @@ def write_xnli(root, languages=("en", "zh")):
 def test_xnli_trains_on_the_translation_and_evaluates_on_one_language(tmp_path):
     write_xnli(tmp_path)
     task = get_task("xnli")
-    raw = data.load_local(task, str(tmp_path), {"language": "zh", "train_language": "en"})
-    splits = data.prepare(raw, task, None, None)
+    raw = load_local(task, str(tmp_path), {"language": "zh", "train_language": "en"})
+    splits = prepare(raw, task, None, None)
     assert set(splits) == {"train", "validation", "test"}
     assert splits["train"]["text_a"].tolist() == ["en p1", "en p2", 'en p3 "quoted']
     assert splits["train"]["label"].tolist() == [2, 0, 1]  # "contradictory" is contradiction
@@ -220,9 +227,9 @@ def test_xnli_missing_language_or_files_are_named(tmp_path):
     write_xnli(tmp_path, languages=("en",))
     task = get_task("xnli")
     with pytest.raises(PipelineError, match="multinli.train.zh.tsv not found.*XNLI-MT-1.0"):
-        data.load_local(task, str(tmp_path), {"language": "zh", "train_language": "zh"})
+        load_local(task, str(tmp_path), {"language": "zh", "train_language": "zh"})
     with pytest.raises(PipelineError, match="no rows for xnli.language='fr'"):
-        data.load_local(task, str(tmp_path), {"language": "fr", "train_language": "en"})
+        load_local(task, str(tmp_path), {"language": "fr", "train_language": "en"})
 
 
 def test_xnli_hub_loads_one_config_per_language(monkeypatch):
@@ -235,7 +242,7 @@ def test_xnli_hub_loads_one_config_per_language(monkeypatch):
                                      for split in ("train", "validation", "test")})
     calls = []
     monkeypatch.setattr(datasets, "load_dataset", lambda *args: calls.append(args) or fake(*args))
-    splits = data.prepare(data.load_hub(task, {"language": "zh", "train_language": "en"}), task,
+    splits = prepare(load_hub(task, {"language": "zh", "train_language": "en"}), task,
                           None, None)
     assert sorted(calls) == [("facebook/xnli", "en"), ("facebook/xnli", "zh")]
     assert splits["train"]["text_a"].tolist() == ["en p"]
@@ -250,9 +257,9 @@ def test_squad_hub_schema_maps_to_the_prepared_layout(monkeypatch):
             "answers": [{"text": ["Paris"], "answer_start": [0]}, {"text": [], "answer_start": []}]}
     fake = datasets.DatasetDict({split: datasets.Dataset.from_dict(rows) for split in task.splits})
     monkeypatch.setattr(datasets, "load_dataset", lambda *args: fake)
-    splits = data.prepare(data.load_hub(task), task, None, None)
+    splits = prepare(load_hub(task), task, None, None)
     assert splits["validation"]["label"].tolist() == [
         {"text": ["Paris"], "answer_start": [0]}, {"text": [], "answer_start": []}]
     assert splits["train"]["text_a"].tolist() == ["What is big?", "Who?"]
-    squad_v1 = data.prepare(data.load_hub(get_task("squad")), get_task("squad"), None, None)
+    squad_v1 = prepare(load_hub(get_task("squad")), get_task("squad"), None, None)
     assert squad_v1["validation"]["id"].tolist() == ["a"]  # v1.1 keeps answerable questions

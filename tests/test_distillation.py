@@ -5,9 +5,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from stages.lib.distillation import (DistillSettings, distillation_loss, distilling_loss_fn,
-                                     soft_target_loss)
-from stages.lib.tasks import get_task
+from stages.lib.modeling.distillation import (
+    DistillSettings,
+    distillation_loss,
+    distilling_loss_fn,
+    soft_target_loss,
+)
+from stages.lib.tasks.registry import get_task
 
 
 def test_soft_target_loss_matches_a_hand_computed_example():

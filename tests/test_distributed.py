@@ -9,11 +9,11 @@ import time
 import pandas as pd
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import needs_glue, run_stage, small_params, stage_env, write_params
-from stages.lib.distributed import share_of_batch
+from safetensors.torch import load_file
 from tiny_model import build_tiny_bert
+
+from stages.lib.modeling.distributed import share_of_batch
 
 
 @pytest.mark.parametrize("size, count", [(32, 2), (5, 2), (7, 3), (1, 2)])

@@ -3,7 +3,6 @@ import ast
 from pathlib import Path
 
 import yaml
-
 from conftest import REPO
 
 STAGES = ["download", "finetune", "quantize", "evaluate", "export", "benchmark", "report",
@@ -26,7 +25,8 @@ def stage_body(stage: dict) -> dict:
 
 
 def local_imports(path: Path) -> set:
-    """Files under stages/ that `path` imports, directly or not."""
+    """Files under stages/ that `path` imports, directly or not (package __init__ files
+    included: Python runs them on the way)."""
     seen, todo = set(), [path]
     while todo:
         current = todo.pop()
@@ -35,14 +35,17 @@ def local_imports(path: Path) -> set:
         seen.add(current)
         for node in ast.walk(ast.parse(current.read_text())):
             if isinstance(node, ast.ImportFrom):
-                if node.level:  # from .x import y, inside stages/lib
-                    base = current.parent / (node.module or "")
+                if node.level:  # from .x import y / from ..pkg.x import y, inside stages/lib
+                    base = current.parents[node.level - 1] / (node.module or "").replace(".", "/")
                 elif node.module and node.module.startswith("stages"):
                     base = REPO / node.module.replace(".", "/")
                 else:
                     continue
                 candidates = [base.with_suffix(".py")] + [base / f"{a.name}.py" for a in node.names]
-                todo += [c for c in candidates if c.is_file()]
+                found = [c for c in candidates if c.is_file()]
+                todo += found + [parent / "__init__.py" for c in found for parent in c.parents
+                                 if REPO / "stages" in parent.parents
+                                 and (parent / "__init__.py").is_file()]
     return {str(p.relative_to(REPO)) for p in seen}
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from stages.lib.metrics import METRICS, flatten, score_split
-from stages.lib.tasks import TASKS, get_task
-from stages.lib.errors import PipelineError
+from stages.lib.core.errors import PipelineError
+from stages.lib.tasks.metrics import METRICS, flatten, score_split
+from stages.lib.tasks.registry import TASKS, get_task
 
 
 def one_hot_logits(preds, num_labels=2):

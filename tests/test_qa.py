@@ -2,13 +2,29 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_DATA
 from transformers import AutoTokenizer
 
-from conftest import SHARED_DATA
-from stages.lib import data, qa, squad
-from stages.lib.errors import PipelineError
-from stages.lib.qa import QASettings
-from stages.lib.tasks import get_task
+from stages.lib.core.errors import PipelineError
+from stages.lib.data.prepared import read_split, write_prepared
+from stages.lib.data.sources import load_local, prepare
+from stages.lib.data.squad_json import read_squad_json
+from stages.lib.tasks.qa import (
+    QASettings,
+    context_span,
+    eval_features,
+    postprocess,
+    tokenize_windows,
+    train_features,
+)
+from stages.lib.tasks.registry import get_task
+from stages.lib.tasks.squad_metric import (
+    best_threshold,
+    evaluate,
+    exact_match,
+    f1,
+    normalize_answer,
+)
 
 SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 needs_squad = pytest.mark.skipif(not SQUAD_FILE.is_file(), reason=f"no {SQUAD_FILE}")
@@ -35,10 +51,10 @@ def answer_of(feature, context, offsets):
 def test_long_context_becomes_overlapping_windows_that_keep_the_question(tokenizer):
     context = " ".join(f"{i % 10}" for i in range(300))  # 300 one-character tokens
     settings = QASettings(max_seq_length=64, doc_stride=16, max_question_length=8)
-    encoded = qa.tokenize_windows(tokenizer, qa_frame([("why?", context, [])]), settings)
+    encoded = tokenize_windows(tokenizer, qa_frame([("why?", context, [])]), settings)
     windows = encoded["input_ids"]
     assert len(windows) > 1 and all(len(w) <= 64 for w in windows)
-    spans = [qa.context_span(encoded.sequence_ids(i)) for i in range(len(windows))]
+    spans = [context_span(encoded.sequence_ids(i)) for i in range(len(windows))]
     offsets = encoded["offset_mapping"]
     starts = [offsets[i][first][0] for i, (first, _) in enumerate(spans)]
     ends = [offsets[i][last][1] for i, (_, last) in enumerate(spans)]
@@ -53,11 +69,11 @@ def test_answer_at_a_window_boundary_is_labelled_only_where_it_fits_whole(tokeni
     context = "a " * 20 + "target" + " b" * 30  # "target" is characters 40-46, 6 tokens
     settings = QASettings(max_seq_length=48, doc_stride=20, max_question_length=8)
     frame = qa_frame([("q?", context, ["target"])])
-    features = qa.train_features(tokenizer, frame, settings)
-    encoded = qa.tokenize_windows(tokenizer, frame, settings)
+    features = train_features(tokenizer, frame, settings)
+    encoded = tokenize_windows(tokenizer, frame, settings)
     whole, cut = 0, 0
     for feature, offsets in zip(features, encoded["offset_mapping"]):
-        first, last = qa.context_span(encoded.sequence_ids(features.index(feature)))
+        first, last = context_span(encoded.sequence_ids(features.index(feature)))
         covers = offsets[first][0] <= 40 and offsets[last][1] >= 46
         if covers:
             whole += 1
@@ -74,8 +90,8 @@ def test_unicode_and_whitespace_map_back_to_the_exact_context_text(tokenizer):
             ("who?", "  leading spaces then Zoë.", ["Zoë"])]
     frame = qa_frame(rows)
     settings = QASettings(max_seq_length=128, doc_stride=32, max_question_length=16)
-    features = qa.train_features(tokenizer, frame, settings)
-    encoded = qa.tokenize_windows(tokenizer, frame, settings)
+    features = train_features(tokenizer, frame, settings)
+    encoded = tokenize_windows(tokenizer, frame, settings)
     for i, feature in enumerate(features):
         row = frame.iloc[encoded["overflow_to_sample_mapping"][i]]
         assert answer_of(feature, row["text_b"], encoded["offset_mapping"][i]) == \
@@ -85,11 +101,11 @@ def test_unicode_and_whitespace_map_back_to_the_exact_context_text(tokenizer):
 def test_long_questions_are_cut_and_a_stride_without_room_is_refused(tokenizer):
     frame = qa_frame([("w" * 100 + "?", "some context here", ["context"])])
     settings = QASettings(max_seq_length=64, doc_stride=16, max_question_length=20)
-    features = qa.train_features(tokenizer, frame, settings)
+    features = train_features(tokenizer, frame, settings)
     assert features[0]["input_ids"].index(tokenizer.sep_token_id) == 21  # [CLS] + 20 tokens
-    with pytest.raises(PipelineError, match="qa.doc_stride \\(40\\) must be smaller than the "
+    with pytest.raises(PipelineError, match="`qa.doc_stride` \\(40\\) must be smaller than the "
                                             "context room of a window \\(21 tokens"):
-        qa.train_features(tokenizer, frame, QASettings(64, 40, 40))
+        train_features(tokenizer, frame, QASettings(64, 40, 40))
 
 
 # ------------------------------------------------------------- n-best post-processing
@@ -105,15 +121,15 @@ def test_best_span_across_windows_respects_order_and_max_length():
     w2 = window(offsets, [0, 0, 0, 5, 0, 0], [0, 0, 0, 5, 0, 0])  # "two", score 10
     windows = [{**w1[0], "example": 0}, {**w2[0], "example": 0}]
     settings = QASettings(n_best_size=3, max_answer_length=30)
-    answers, _ = qa.postprocess(frame, windows, [w1[1], w2[1]], [w1[2], w2[2]], settings, False)
+    answers, _ = postprocess(frame, windows, [w1[1], w2[1]], [w1[2], w2[2]], settings, False)
     assert answers == {"q0": "two"}
     # "one two three" would win on score but is 3 tokens long.
     w3 = window(offsets, [0, 0, 20, 0, 0, 0], [0, 0, 0, 0, 20, 0])
     short = QASettings(n_best_size=3, max_answer_length=2)
-    answers, _ = qa.postprocess(frame, [{**w3[0], "example": 0}], [w3[1]], [w3[2]], short, False)
+    answers, _ = postprocess(frame, [{**w3[0], "example": 0}], [w3[1]], [w3[2]], short, False)
     assert answers["q0"] in {"one", "three", "one two"}
     long = QASettings(n_best_size=3, max_answer_length=3)
-    answers, _ = qa.postprocess(frame, [{**w3[0], "example": 0}], [w3[1]], [w3[2]], long, False)
+    answers, _ = postprocess(frame, [{**w3[0], "example": 0}], [w3[1]], [w3[2]], long, False)
     assert answers["q0"] == "one two three"
 
 
@@ -122,18 +138,18 @@ def test_squad_v2_answers_null_when_its_score_beats_the_best_span_by_the_thresho
     offsets = [None, (0, 5), (6, 10), None]
     w = window(offsets, [4, 0, 3, 0], [4, 0, 3, 0])  # null 8, best span "beta" 6
     args = (frame, [{**w[0], "example": 0}], [w[1]], [w[2]])
-    answers, odds = qa.postprocess(*args, QASettings(null_score_diff_threshold=0.0), True)
+    answers, odds = postprocess(*args, QASettings(null_score_diff_threshold=0.0), True)
     assert answers == {"q0": ""} and odds == {"q0": (2.0, "beta")}
-    answers, _ = qa.postprocess(*args, QASettings(null_score_diff_threshold=2.5), True)
+    answers, _ = postprocess(*args, QASettings(null_score_diff_threshold=2.5), True)
     assert answers == {"q0": "beta"}
 
 
 def oracle_result(tokenizer, task, settings, limit=40) -> dict:
     """Logits that peak at the training targets, decoded and scored like a model's."""
-    raw = data.load_local(task, None, {"train_file": str(SQUAD_FILE), "validation_articles": 1})
-    frame = data.prepare(raw, task, limit, limit)["validation"]
-    targets = qa.train_features(tokenizer, frame, settings)
-    items, windows = qa.eval_features(tokenizer, frame, settings)
+    raw = load_local(task, None, {"train_file": str(SQUAD_FILE), "validation_articles": 1})
+    frame = prepare(raw, task, limit, limit)["validation"]
+    targets = train_features(tokenizer, frame, settings)
+    items, windows = eval_features(tokenizer, frame, settings)
     assert len(targets) == len(items)
     starts, ends = [], []
     for target, item in zip(targets, items):
@@ -141,8 +157,8 @@ def oracle_result(tokenizer, task, settings, limit=40) -> dict:
         start[target["start_positions"]] = end[target["end_positions"]] = 10.0
         starts.append(start)
         ends.append(end)
-    answers, odds = qa.postprocess(frame, windows, starts, ends, settings, task.squad_version == 2)
-    result = squad.evaluate(frame, answers, odds if task.squad_version == 2 else None)
+    answers, odds = postprocess(frame, windows, starts, ends, settings, task.squad_version == 2)
+    result = evaluate(frame, answers, odds if task.squad_version == 2 else None)
     return {**result, "windows": len(items), "questions": len(frame)}
 
 
@@ -161,17 +177,17 @@ def test_oracle_logits_give_a_perfect_score_on_real_squad(tokenizer, name):
 
 # ------------------------------------------------------------- the official metric
 def test_answer_normalisation_drops_case_punctuation_articles_and_spacing():
-    assert squad.normalize_answer("The  Quick, brown fox!") == "quick brown fox"
-    assert squad.normalize_answer("an apple a day") == "apple day"
-    assert squad.normalize_answer("Theatre") == "theatre"  # only whole-word articles
+    assert normalize_answer("The  Quick, brown fox!") == "quick brown fox"
+    assert normalize_answer("an apple a day") == "apple day"
+    assert normalize_answer("Theatre") == "theatre"  # only whole-word articles
 
 
 def test_exact_and_f1_by_hand():
-    assert squad.exact_match("the Norman conquest", "Norman Conquest.") == 1
+    assert exact_match("the Norman conquest", "Norman Conquest.") == 1
     # gold {cat, sat}, prediction {cat, sat, down}: precision 2/3, recall 1 -> F1 0.8
-    assert squad.f1("the cat sat", "a cat sat down") == pytest.approx(0.8)
-    assert squad.f1("in 1066", "1067") == 0.0
-    assert squad.f1("", "") == 1.0 and squad.f1("", "something") == 0.0
+    assert f1("the cat sat", "a cat sat down") == pytest.approx(0.8)
+    assert f1("in 1066", "1067") == 0.0
+    assert f1("", "") == 1.0 and f1("", "something") == 0.0
 
 
 def test_evaluate_takes_the_best_gold_answer_and_splits_has_and_no_answer():
@@ -179,10 +195,10 @@ def test_evaluate_takes_the_best_gold_answer_and_splits_has_and_no_answer():
                                                                 "in the 10th and 11th centuries"]),
                       ("q", "no answer here", [])])
     predictions = {"q0": "the 10th and 11th centuries", "q1": ""}
-    result = squad.evaluate(frame, predictions)
+    result = evaluate(frame, predictions)
     assert result == {"exact": 100.0, "f1": 100.0}  # "in the 10th..." matches after "the" goes
     odds = {"q0": (-3.0, "the 10th and 11th centuries"), "q1": (2.0, "here")}
-    v2 = squad.evaluate(frame, predictions, odds)
+    v2 = evaluate(frame, predictions, odds)
     assert v2["HasAns_exact"] == v2["NoAns_exact"] == 100.0
     assert v2["best_exact"] == 100.0 and -3.0 <= v2["best_exact_thresh"] < 2.0
 
@@ -194,7 +210,7 @@ def test_best_threshold_by_hand():
     odds = {"a": -1.0, "b": 0.5, "c": 2.0}
     answered = {"a": "x", "b": "y", "c": "z"}
     # all null: 1/3; answer a: 2/3 (best, threshold -1); then b costs 1, c gains 0.
-    value, threshold = squad.best_threshold(scores, odds, has_answer, answered)
+    value, threshold = best_threshold(scores, odds, has_answer, answered)
     assert value == pytest.approx(200 / 3) and threshold == -1.0
 
 
@@ -202,16 +218,16 @@ def test_best_threshold_by_hand():
 @needs_squad
 def test_held_out_article_and_v1_answerable_only():
     options = {"train_file": str(SQUAD_FILE), "validation_articles": 1}
-    v2 = data.prepare(data.load_local(get_task("squad_v2"), None, options), get_task("squad_v2"),
+    v2 = prepare(load_local(get_task("squad_v2"), None, options), get_task("squad_v2"),
                       None, None)
-    v1 = data.prepare(data.load_local(get_task("squad"), None, options), get_task("squad"),
+    v1 = prepare(load_local(get_task("squad"), None, options), get_task("squad"),
                       None, None)
     assert len(v2["train"]) + len(v2["validation"]) == 1407
     assert len(v1["train"]) + len(v1["validation"]) == 705
     assert set(v1["validation"]["title"]) == {"Victoria_(Australia)"}
     assert "Victoria_(Australia)" not in set(v1["train"]["title"])
     assert v1["validation"]["label"].map(lambda a: len(a["text"]) > 0).all()
-    named = data.load_local(get_task("squad"), None,
+    named = load_local(get_task("squad"), None,
                             {"train_file": str(SQUAD_FILE), "validation_articles": ["Normans"]})
     assert set(named["validation"]["title"]) == {"Normans"}
 
@@ -232,9 +248,9 @@ def test_data_dir_layout_and_prepared_round_trip(tmp_path):
     write_squad(tmp_path / "train-v1.1.json", [article("A", "Paris is in France.", "France")])
     write_squad(tmp_path / "dev-v1.1.json", [article("B", "Rome, Italy.", "Italy", qid="2")])
     task = get_task("squad")
-    splits = data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
-    data.write_prepared(splits, task, "local", tmp_path / "prepared")
-    back = data.read_split(tmp_path / "prepared", "validation")
+    splits = prepare(load_local(task, str(tmp_path)), task, None, None)
+    write_prepared(splits, task, "local", tmp_path / "prepared")
+    back = read_split(tmp_path / "prepared", "validation")
     assert back.iloc[0]["label"] == {"text": ["Italy"], "answer_start": [6]}
     assert back.iloc[0]["id"] == "2" and back.iloc[0]["text_b"] == "Rome, Italy."
 
@@ -248,7 +264,7 @@ def test_data_dir_layout_and_prepared_round_trip(tmp_path):
 def test_malformed_squad_files_are_refused(tmp_path, content, message):
     (tmp_path / "train-v1.1.json").write_text(content)
     with pytest.raises(PipelineError, match=message):
-        squad.read_squad_json(tmp_path / "train-v1.1.json")
+        read_squad_json(tmp_path / "train-v1.1.json")
 
 
 def test_answer_offsets_that_miss_their_text_are_refused(tmp_path):
@@ -256,16 +272,16 @@ def test_answer_offsets_that_miss_their_text_are_refused(tmp_path):
     write_squad(tmp_path / "dev-v1.1.json", [article("B", "Rome, Italy.", "Italy", qid="2")])
     task = get_task("squad")
     with pytest.raises(PipelineError, match="question 1: answer 'France' is not at character 3"):
-        data.prepare(data.load_local(task, str(tmp_path)), task, None, None)
+        prepare(load_local(task, str(tmp_path)), task, None, None)
 
 
 def test_missing_squad_file_and_unknown_article_are_named(tmp_path):
     task = get_task("squad")
     with pytest.raises(PipelineError, match="train-v1.1.json not found"):
-        data.load_local(task, str(tmp_path))
+        load_local(task, str(tmp_path))
     write_squad(tmp_path / "train-v1.1.json", [article("A", "Paris is in France.", "France"),
                                                 article("B", "Rome, Italy.", "Italy", qid="2")])
     with pytest.raises(PipelineError, match="unknown: \\['Atlantis'\\]"):
-        data.load_local(task, str(tmp_path), {"validation_articles": ["Atlantis"]})
+        load_local(task, str(tmp_path), {"validation_articles": ["Atlantis"]})
     with pytest.raises(PipelineError, match="some but not all"):
-        data.load_local(task, str(tmp_path), {"validation_articles": 2})
+        load_local(task, str(tmp_path), {"validation_articles": 2})

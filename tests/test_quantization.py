@@ -2,16 +2,30 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from conftest import GLUE_DIR, needs_glue
 from transformers import AutoTokenizer
 
-from conftest import GLUE_DIR, needs_glue
-from stages.lib import data, features, modeling, onnx_io, quantization
-from stages.lib.tasks import get_task
 from stages.export import check_parity
-from stages.lib.errors import PipelineError
-from stages.lib.training import TrainSettings, make_optimizer
+from stages.lib.core.errors import PipelineError
+from stages.lib.data.sources import load_local, prepare
+from stages.lib.inference import onnx_session
+from stages.lib.inference.onnx_export import export, store_weights_as_int8
+from stages.lib.inference.onnx_session import session
+from stages.lib.modeling.features import encode
+from stages.lib.modeling.inputs import make_loader, predict
+from stages.lib.modeling.models import load_task_model, save_model_folder
+from stages.lib.modeling.training import TrainSettings, make_optimizer
+from stages.lib.quantization.nncf_backend import (
+    load_quantized,
+    quantize,
+    save_quantized,
+    strip_for_export,
+)
+from stages.lib.quantization.ort_backend import onnx_module_name, quantize_dynamic
+from stages.lib.quantization.scheme import Scheme, ignored_modules
+from stages.lib.tasks.registry import get_task
 
-MIXED = quantization.Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
+MIXED = Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
 KEEP_HEAD_AND_WORDS = (r"classifier", r"bert\.embeddings\.word_embeddings")
 
 
@@ -22,21 +36,21 @@ def quantized(tiny_model_dir, tmp_path_factory):
         pytest.skip("no GLUE data")
     task = get_task("mrpc")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    splits = data.prepare(data.load_local(task, str(GLUE_DIR)), task, 32, 32)
-    items = features.encode(tokenizer, splits["validation"], 32, with_labels=False)
-    model = modeling.load_task_model(tiny_model_dir, task)
-    qmodel = quantization.quantize(model, items, tokenizer, MIXED, torch.device("cpu"))
+    splits = prepare(load_local(task, str(GLUE_DIR)), task, 32, 32)
+    items = encode(tokenizer, splits["validation"], 32, with_labels=False)
+    model = load_task_model(tiny_model_dir, task)
+    qmodel = quantize(model, items, tokenizer, MIXED, torch.device("cpu"))
     folder = tmp_path_factory.mktemp("int8")
-    modeling.save_model_folder(model, tokenizer, folder / "fp32")
-    quantization.save_quantized(qmodel, folder / "int8", folder / "fp32")
-    batch = next(iter(modeling.make_loader(items, tokenizer, 8)))
+    save_model_folder(model, tokenizer, folder / "fp32")
+    save_quantized(qmodel, folder / "int8", folder / "fp32")
+    batch = next(iter(make_loader(items, tokenizer, 8)))
     return qmodel, folder, batch, tokenizer, items
 
 
 @needs_glue
 def test_saved_int8_model_reloads_exactly(quantized):
     qmodel, folder, batch, _, _ = quantized
-    reloaded = quantization.load_quantized(folder / "int8", get_task("mrpc"))
+    reloaded = load_quantized(folder / "int8", get_task("mrpc"))
     with torch.no_grad():
         assert torch.equal(qmodel.eval()(**batch).logits, reloaded(**batch).logits)
     assert (folder / "int8" / "tokenizer.json").is_file()  # self-contained
@@ -46,14 +60,14 @@ def test_saved_int8_model_reloads_exactly(quantized):
 def test_int8_onnx_is_standard_qdq_and_matches_pytorch(quantized, tmp_path):
     qmodel, _, batch, tokenizer, items = quantized
     path = tmp_path / "int8.onnx"
-    onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
+    export(strip_for_export(qmodel, batch), batch, path, opset=17)
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert not any(node.domain == "org.openvinotoolkit" for node in onnx.load(str(path)).graph.node)
-    sess = onnx_io.session(path, threads=1)
-    loader = modeling.make_loader(items, tokenizer, 8)
-    onnx_logits = np.stack(onnx_io.predict(sess, loader)["logits"])
-    torch_logits = np.stack(modeling.predict(qmodel, loader, "cpu")["logits"])
+    sess = session(path, threads=1)
+    loader = make_loader(items, tokenizer, 8)
+    onnx_logits = np.stack(onnx_session.predict(sess, loader)["logits"])
+    torch_logits = np.stack(predict(qmodel, loader, "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05
     assert (onnx_logits.argmax(-1) == torch_logits.argmax(-1)).mean() >= 0.9
 
@@ -62,12 +76,12 @@ def test_int8_onnx_is_standard_qdq_and_matches_pytorch(quantized, tmp_path):
 def test_int8_weights_are_stored_as_int8_with_identical_outputs(quantized, tmp_path):
     qmodel, _, batch, tokenizer, items = quantized
     path = tmp_path / "int8.onnx"
-    onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
-    loader = modeling.make_loader(items, tokenizer, 8)
-    before = np.stack(onnx_io.predict(onnx_io.session(path), loader)["logits"])
+    export(strip_for_export(qmodel, batch), batch, path, opset=17)
+    loader = make_loader(items, tokenizer, 8)
+    before = np.stack(onnx_session.predict(session(path), loader)["logits"])
     size_before = path.stat().st_size
-    onnx_io.store_weights_as_int8(path)
-    after = np.stack(onnx_io.predict(onnx_io.session(path), loader)["logits"])
+    store_weights_as_int8(path)
+    after = np.stack(onnx_session.predict(session(path), loader)["logits"])
     np.testing.assert_array_equal(before, after)
     graph = onnx.load(str(path)).graph
     int8_weights = [i for i in graph.initializer
@@ -81,8 +95,8 @@ def test_presets_set_symmetric_or_asymmetric_activations(quantized, tiny_model_d
     qmodel, _, _, tokenizer, items = quantized
     modes = {type(m).__name__ for m in qmodel.modules() if "Quantizer" in type(m).__name__}
     assert {"SymmetricQuantizer", "AsymmetricQuantizer"} <= modes  # mixed
-    scheme = quantization.Scheme("performance", True, (), subset_size=8)
-    performance = quantization.quantize(modeling.load_task_model(tiny_model_dir, get_task("mrpc")),
+    scheme = Scheme("performance", True, (), subset_size=8)
+    performance = quantize(load_task_model(tiny_model_dir, get_task("mrpc")),
                                         items, tokenizer, scheme, torch.device("cpu"))
     modes = {type(m).__name__ for m in performance.modules() if "Quantizer" in type(m).__name__}
     assert "AsymmetricQuantizer" not in modes
@@ -126,7 +140,7 @@ def weight_readers(path) -> dict:
 
     kinds = {}
     for node in graph.node:
-        module = quantization.onnx_module_name(node.name)
+        module = onnx_module_name(node.name)
         if node.op_type == "MatMulInteger":
             kinds[module] = "int8"
         elif node.op_type in ("MatMul", "Gemm", "Gather") and node.input:
@@ -144,19 +158,19 @@ def test_ignored_scope_leaves_the_named_layers_without_quantizers_in_onnx(
         quantized, tiny_model_dir, tmp_path):
     _, _, batch, tokenizer, items = quantized
     task = get_task("mrpc")
-    scheme = quantization.Scheme("mixed", True, KEEP_HEAD_AND_WORDS, subset_size=8)
-    model = modeling.load_task_model(tiny_model_dir, task)
-    qmodel = quantization.quantize(model, items, tokenizer, scheme, torch.device("cpu"))
+    scheme = Scheme("mixed", True, KEEP_HEAD_AND_WORDS, subset_size=8)
+    model = load_task_model(tiny_model_dir, task)
+    qmodel = quantize(model, items, tokenizer, scheme, torch.device("cpu"))
     static = tmp_path / "static.onnx"
-    onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, static, opset=17)
-    onnx_io.store_weights_as_int8(static)
+    export(strip_for_export(qmodel, batch), batch, static, opset=17)
+    store_weights_as_int8(static)
 
     fp32 = tmp_path / "fp32.onnx"
-    onnx_io.export(modeling.load_task_model(tiny_model_dir, task), batch, fp32, opset=17)
-    kept = quantization.ignored_modules(model, scheme.ignored_scope)
+    export(load_task_model(tiny_model_dir, task), batch, fp32, opset=17)
+    kept = ignored_modules(model, scheme.ignored_scope)
     assert kept == ["bert.embeddings.word_embeddings", "classifier"]
     dynamic = tmp_path / "dynamic.onnx"
-    quantization.quantize_dynamic(fp32, dynamic, scheme, kept, "int8")
+    quantize_dynamic(fp32, dynamic, scheme, kept, "int8")
 
     for path in (static, dynamic):
         kinds = weight_readers(path)
@@ -165,7 +179,7 @@ def test_ignored_scope_leaves_the_named_layers_without_quantizers_in_onnx(
         assert kinds["bert.encoder.layer.1.output.dense"] == "int8", path.name
     assert weight_readers(static)["bert.embeddings.word_embeddings"] == "fp32"
     # Without an ignored scope the same layers are quantized.
-    quantization.quantize_dynamic(fp32, dynamic, MIXED, [], "int8")
+    quantize_dynamic(fp32, dynamic, MIXED, [], "int8")
     assert weight_readers(dynamic)["classifier"] == "int8"
 
 
@@ -174,12 +188,12 @@ def test_per_tensor_weights_have_one_scale_per_tensor(quantized, tiny_model_dir,
     _, _, batch, tokenizer, items = quantized
     scales = {}
     for per_channel in (True, False):
-        scheme = quantization.Scheme("mixed", per_channel, (), subset_size=8)
-        qmodel = quantization.quantize(modeling.load_task_model(tiny_model_dir, get_task("mrpc")),
+        scheme = Scheme("mixed", per_channel, (), subset_size=8)
+        qmodel = quantize(load_task_model(tiny_model_dir, get_task("mrpc")),
                                        items, tokenizer, scheme, torch.device("cpu"))
         path = tmp_path / f"{per_channel}.onnx"
-        onnx_io.export(quantization.strip_for_export(qmodel, batch), batch, path, opset=17)
-        onnx_io.store_weights_as_int8(path)
+        export(strip_for_export(qmodel, batch), batch, path, opset=17)
+        store_weights_as_int8(path)
         graph = onnx.load(str(path)).graph
         initializers = {i.name: i for i in graph.initializer}
         weight_dq = [n for n in graph.node if n.op_type == "DequantizeLinear"
@@ -190,12 +204,12 @@ def test_per_tensor_weights_have_one_scale_per_tensor(quantized, tiny_model_dir,
 
 
 def test_an_ignored_scope_entry_that_matches_nothing_is_refused(tiny_model_dir):
-    model = modeling.load_task_model(tiny_model_dir, get_task("mrpc"))
-    assert quantization.ignored_modules(model, [r"bert\.encoder\.layer\.1\..*dense"]) == [
+    model = load_task_model(tiny_model_dir, get_task("mrpc"))
+    assert ignored_modules(model, [r"bert\.encoder\.layer\.1\..*dense"]) == [
         "bert.encoder.layer.1.attention.output.dense", "bert.encoder.layer.1.intermediate.dense",
         "bert.encoder.layer.1.output.dense"]
     with pytest.raises(PipelineError, match="'classifer' matches no Linear or Embedding module"):
-        quantization.ignored_modules(model, ["classifer"])
+        ignored_modules(model, ["classifer"])
 
 
 @needs_glue
@@ -203,13 +217,13 @@ def test_dynamic_quantization_runs_integer_kernels_close_to_fp32(quantized, tiny
                                                                   tmp_path):
     _, _, batch, tokenizer, items = quantized
     fp32 = tmp_path / "fp32.onnx"
-    onnx_io.export(modeling.load_task_model(tiny_model_dir, get_task("mrpc")), batch, fp32, 17)
+    export(load_task_model(tiny_model_dir, get_task("mrpc")), batch, fp32, 17)
     dynamic = tmp_path / "dynamic.onnx"
-    quantization.quantize_dynamic(fp32, dynamic, MIXED, [], "int8")
+    quantize_dynamic(fp32, dynamic, MIXED, [], "int8")
     assert "MatMulInteger" in {node.op_type for node in onnx.load(str(dynamic)).graph.node}
-    loader = modeling.make_loader(items, tokenizer, 8)
-    expected = np.stack(onnx_io.predict(onnx_io.session(fp32), loader)["logits"])
-    got = np.stack(onnx_io.predict(onnx_io.session(dynamic), loader)["logits"])
+    loader = make_loader(items, tokenizer, 8)
+    expected = np.stack(onnx_session.predict(session(fp32), loader)["logits"])
+    got = np.stack(onnx_session.predict(session(dynamic), loader)["logits"])
     assert np.abs(expected - got).max() < 0.1
     int8_weights = [i for i in onnx.load(str(dynamic)).graph.initializer
                     if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
@@ -217,7 +231,7 @@ def test_dynamic_quantization_runs_integer_kernels_close_to_fp32(quantized, tiny
 
 
 def test_scheme_text_says_what_each_method_honoured():
-    scheme = quantization.Scheme("performance", False, ("classifier",), 300)
+    scheme = Scheme("performance", False, ("classifier",), 300)
     assert scheme.describe("qat") == ("NNCF performance, weights per-tensor, calib 300, "
                                       "FP32: classifier")
     assert scheme.describe("ptq_dynamic", "uint8") == (
@@ -225,7 +239,7 @@ def test_scheme_text_says_what_each_method_honoured():
 
 
 def test_onnx_node_names_map_back_to_module_names():
-    assert quantization.onnx_module_name(
+    assert onnx_module_name(
         "/model/bert/encoder/layer.3/attention/self/query/MatMul") == \
         "bert.encoder.layer.3.attention.self.query"
-    assert quantization.onnx_module_name("/model/classifier/Gemm") == "classifier"
+    assert onnx_module_name("/model/classifier/Gemm") == "classifier"

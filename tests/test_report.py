@@ -4,13 +4,18 @@ import re
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, run_stage, small_params, write_params
-from stages.lib.errors import PipelineError
-from stages.lib.references import (compare, load_references, model_notes, relative_drop,
-                                   same_model)
-from stages.lib.results import build_table, mark_criterion
-from stages.lib.tasks import TASKS
+
+from stages.lib.core.errors import PipelineError
+from stages.lib.reporting.references import (
+    compare,
+    load_references,
+    model_notes,
+    relative_drop,
+    same_model,
+)
+from stages.lib.reporting.results import TIMING_KEYS, build_table, mark_criterion
+from stages.lib.tasks.registry import TASKS
 
 RECORDS = {"qat": {"method": "qat", "label": "QAT", "scheme": "NNCF mixed", "wall_s": 300.0,
                    "device": "cpu", "training": {"steps": 5, "step_ms": 720.0,
@@ -147,7 +152,9 @@ def report_workspace(workspace, tiny_model_dir):
         folder.mkdir(parents=True)
         (folder / f"{stage}_loss.csv").write_text("step,loss\n1,0.7\n2,0.6\n")
         (folder / f"{stage}_eval.csv").write_text("step,epoch,f1,accuracy,main\n2,1.0,80,75,80\n")
-    (qat / "method.json").write_text(json.dumps(RECORDS["qat"]))
+    made = {"method", "label", "scheme"}  # method.json; what making it took is a timing
+    (qat / "method.json").write_text(json.dumps({k: v for k, v in RECORDS["qat"].items()
+                                                 if k in made}))
     benchmark = workspace / "reports" / "benchmark"
     benchmark.mkdir(parents=True)
     (benchmark / "timings.json").write_text(json.dumps({
@@ -159,6 +166,9 @@ def report_workspace(workspace, tiny_model_dir):
         {"stage": "finetune", "wall_s": 500.0, "main_s": 490.0, "training": {
             "steps": 10, "step_ms": 400.0, "examples_per_s": 80.0,
             "padded_tokens_per_step": 900.0}}))
+    (workspace / "reports" / "timings" / "qat.json").write_text(json.dumps(
+        {"stage": "qat", "main_s": 310.0, **{k: v for k, v in RECORDS["qat"].items()
+                                            if k not in made}}))
     return workspace
 
 
@@ -167,11 +177,16 @@ def report_params(tiny_model_dir, **overrides):
 
 
 def write_evaluations(folder, results):
+    """As evaluate and export write them: scores and sizes in reports/eval/, latency in their
+    timing files."""
     (folder / "reports" / "eval").mkdir(parents=True, exist_ok=True)
-    torch_part = {k: v for k, v in results.items() if not k.startswith("onnx")}
-    onnx_part = {k: v for k, v in results.items() if k.startswith("onnx")}
-    (folder / "reports" / "eval" / "pytorch.json").write_text(json.dumps(torch_part))
-    (folder / "reports" / "eval" / "onnx.json").write_text(json.dumps(onnx_part))
+    for stage, file, onnx in (("evaluate", "pytorch.json", False), ("export", "onnx.json", True)):
+        part = {k: v for k, v in results.items() if k.startswith("onnx") == onnx}
+        scores = {k: {m: x for m, x in v.items() if m not in TIMING_KEYS} for k, v in part.items()}
+        latency = {k: {m: x for m, x in v.items() if m in TIMING_KEYS} for k, v in part.items()}
+        (folder / "reports" / "eval" / file).write_text(json.dumps(scores))
+        (folder / "reports" / "timings" / f"{stage}.json").write_text(json.dumps(
+            {"stage": stage, "wall_s": 1.0, "main_s": 1.0, "latency": latency}))
 
 
 def test_report_shows_every_published_mrpc_reference_and_the_verdict(report_workspace,
@@ -220,6 +235,6 @@ def test_a_failed_criterion_fails_the_report_only_when_asked_and_writes_nothing(
     ("report.fail_on_drop", "yes", "`report.fail_on_drop` must be true or false"),
 ])
 def test_bad_criterion_params_are_refused(tiny_model_dir, key, value, message):
-    from stages.lib.params import validate
+    from stages.lib.config.params import validate
     with pytest.raises(PipelineError, match=re.escape(message)):
         validate(small_params(tiny_model_dir, **{key: value}))

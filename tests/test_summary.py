@@ -6,11 +6,17 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, set_dotted, stage_env
-from stages.lib.references import load_references
-from stages.lib.summary import (group_runs, mean_std, methods_table, published_drops,
-                                runs_from_exp_show, summary_tables)
+
+from stages.lib.reporting.references import load_references
+from stages.lib.reporting.summary import (
+    group_runs,
+    mean_std,
+    methods_table,
+    published_drops,
+    runs_from_exp_show,
+    summary_tables,
+)
 
 BASE_PARAMS = {"task": "mrpc", "seed": 42, "device": "auto", "data": {"max_seq_length": 128},
                "qat": {"lr": 1e-05}, "latency": {"repeats": 30}}
@@ -137,7 +143,7 @@ def test_the_command_writes_the_table_files_and_picture(tmp_path):
     saved = tmp_path / "exp_show.json"
     saved.write_text(json.dumps(seeds_exp_show()))
     out = tmp_path / "summary"
-    result = subprocess.run([sys.executable, "-m", "stages.summarize", "--input", saved,
+    result = subprocess.run([sys.executable, "-m", "stages.tools.summarize", "--input", saved,
                              "--out", out, "--exp", "mrpc-*"], cwd=REPO, capture_output=True,
                             text=True, env=stage_env())
     assert result.returncode == 0, result.stderr
@@ -149,7 +155,7 @@ def test_the_command_writes_the_table_files_and_picture(tmp_path):
     assert runs["qat.lr"].tolist() == [1e-05] * 3 and runs["column"].tolist() == ["mrpc"] * 3
     assert (out / "summary.png").stat().st_size > 10_000
 
-    result = subprocess.run([sys.executable, "-m", "stages.summarize", "--input", saved,
+    result = subprocess.run([sys.executable, "-m", "stages.tools.summarize", "--input", saved,
                              "--out", tmp_path / "none", "--exp", "nothing-*"], cwd=REPO,
                             capture_output=True, text=True, env=stage_env())
     assert result.returncode == 2

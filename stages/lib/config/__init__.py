@@ -1,0 +1,1 @@
+"""params.yaml: loading and validating every setting before any work."""

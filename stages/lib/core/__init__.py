@@ -1,0 +1,1 @@
+"""Foundations every layer uses: errors, stage runner, paths, atomic files."""

@@ -1,0 +1,53 @@
+"""Outputs appear whole or not at all: written aside, then moved into place."""
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_dir(path):
+    """Yield a scratch folder that replaces `path` only if the block completes."""
+    path = Path(path)
+    scratch = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        yield scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
+    scratch.rename(path)
+
+
+@contextmanager
+def atomic_file(path):
+    """Yield a scratch file name that replaces `path` only if the block completes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.partial")
+    try:
+        yield scratch
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
+    os.replace(scratch, path)
+
+
+def write_text(path, text: str) -> None:
+    with atomic_file(path) as scratch:
+        scratch.write_text(text)
+
+
+def write_json(path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def size_mb(path) -> float:
+    return round(Path(path).stat().st_size / 2**20, 3)

@@ -1,0 +1,1 @@
+"""Raw task data from its sources to the prepared layout on disk."""

@@ -1,0 +1,1 @@
+"""Runtimes: ONNX export and sessions, engines, timing, profiling."""

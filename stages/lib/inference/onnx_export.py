@@ -1,0 +1,92 @@
+"""ONNX export of a task model, and INT8 weights stored as INT8 in the file."""
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class TensorOutputs(torch.nn.Module):
+    """Positional inputs in, a tuple of named outputs out: the signature ONNX export needs."""
+
+    def __init__(self, model, input_names, output_names):
+        super().__init__()
+        self.model, self.input_names = model, list(input_names)
+        self.output_names = list(output_names)
+
+    def forward(self, *inputs):
+        result = self.model(**dict(zip(self.input_names, inputs)))
+        return tuple(getattr(result, name) for name in self.output_names)
+
+
+def export(model, example: dict, path: Path, opset: int, output_names=("logits",)) -> None:
+    names = list(example)
+    wrapper = TensorOutputs(model.cpu().eval(), names, output_names).eval()
+    axes = {name: {0: "batch", 1: "sequence"} for name in names}
+    for name in output_names:  # logits: (batch, labels); start/end logits: (batch, sequence)
+        axes[name] = {0: "batch"} if name == "logits" else {0: "batch", 1: "sequence"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        # dynamo=False: the TorchScript exporter is the one that handles NNCF's stripped Q/DQ.
+        torch.onnx.export(wrapper, tuple(example[n].cpu() for n in names), str(path),
+                          input_names=names, output_names=list(output_names), dynamic_axes=axes,
+                          opset_version=opset, dynamo=False)
+
+
+def trace_example(tokenizer, frame) -> dict:
+    """A short real batch to trace the export with; the axes stay dynamic."""
+    from ..modeling.inputs import latency_batch
+    return latency_batch(tokenizer, frame, batch_size=2, seq_length=16)
+
+
+def store_weights_as_int8(path: Path) -> None:
+    """Fold every QuantizeLinear whose inputs are all constants into an INT8 initializer.
+
+    The exporter writes weights in FP32 followed by QuantizeLinear -> DequantizeLinear, so the
+    file is as big as the FP32 one. Quantizing those constants ahead of time leaves
+    DequantizeLinear reading INT8 weights: the same numbers, a quarter of the bytes.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    aliases = {node.output[0]: node.input[0] for node in graph.node
+               if node.op_type == "Identity" and node.input[0] in initializers}
+
+    def constant(name):
+        return initializers.get(aliases.get(name, name))
+
+    kept = []
+    for node in graph.node:
+        inputs = [constant(name) for name in node.input]
+        if node.op_type != "QuantizeLinear" or len(inputs) < 3 or any(i is None for i in inputs):
+            kept.append(node)
+            continue
+        weight, scale, zero_point = (numpy_helper.to_array(i) for i in inputs)
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        shape = [1] * weight.ndim
+        if scale.ndim:
+            shape[axis] = -1
+        limits = np.iinfo(zero_point.dtype)
+        # np.rint rounds half to even, as QuantizeLinear does.
+        quantized = np.clip(np.rint(weight / scale.reshape(shape)) + zero_point.reshape(shape),
+                            limits.min, limits.max).astype(zero_point.dtype)
+        graph.initializer.append(numpy_helper.from_array(quantized, node.output[0]))
+    graph.ClearField("node")
+    graph.node.extend(_drop_unused(kept, {o.name for o in graph.output}))
+    used = {name for node in graph.node for name in node.input}
+    unused = [init for init in graph.initializer if init.name not in used]
+    for init in unused:
+        graph.initializer.remove(init)
+    onnx.save(model, str(path))
+
+
+def _drop_unused(nodes: list, graph_outputs: set) -> list:
+    """Nodes whose outputs nobody reads (the Identity aliases left behind) go too."""
+    while True:
+        used = graph_outputs | {name for node in nodes for name in node.input}
+        alive = [node for node in nodes if any(out in used for out in node.output)]
+        if len(alive) == len(nodes):
+            return alive
+        nodes = alive

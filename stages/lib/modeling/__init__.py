@@ -1,0 +1,1 @@
+"""PyTorch models: loading, inputs, training, distributed runs, evaluation."""

@@ -1,0 +1,75 @@
+"""The INT8 method registry: one record per method the pipeline can make. Every consumer
+(params validation, the quantize@<method> stages, evaluation, export, the results table,
+references, model cards, the summary) reads what a method is from here.
+
+Result rows are named after the model they score: `fp32` and each method for PyTorch,
+`onnx_<name>` for the same model in ONNX Runtime (`onnx_row`, `model_of`).
+"""
+from dataclasses import dataclass
+
+FP32 = "fp32"
+ONNX_PREFIX = "onnx_"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str       # the `methods` entry, the stage quantize@<name> and its params section
+    label: str      # how tables and charts name it
+    backend: str    # nncf: a fake-quantized PyTorch model, exported to ONNX Q/DQ;
+                    # onnxruntime: quantizes the FP32 ONNX file, no PyTorch model
+    how_made: str   # one line for the model card
+    published_as: tuple = ()  # words in a published row's method that mean this method
+
+    @property
+    def has_torch_model(self) -> bool:
+        return self.backend == "nncf"
+
+
+METHODS = {m.name: m for m in [
+    Method("qat", "QAT", "nncf", "quantization-aware training (NNCF): calibration, then "
+           "training with the quantizers"),
+    Method("ptq_static", "PTQ static", "nncf", "post-training static quantization (NNCF): "
+           "calibration only", published_as=("static",)),
+    Method("ptq_dynamic", "PTQ dynamic", "onnxruntime", "post-training dynamic quantization "
+           "(ONNX Runtime): INT8 weights, activations quantized per batch at run time",
+           published_as=("dynamic",)),
+]}
+DEFAULT = "qat"  # what a published row made by neither static nor dynamic PTQ compares with
+
+
+def get_method(name: str) -> Method:
+    return METHODS[name]
+
+
+def onnx_row(model: str) -> str:
+    """'qat' -> 'onnx_qat': the row of a model run in ONNX Runtime."""
+    return ONNX_PREFIX + model
+
+
+def model_of(row: str) -> str:
+    """'onnx_qat' -> 'qat', 'fp32' -> 'fp32'."""
+    return row.removeprefix(ONNX_PREFIX)
+
+
+def is_onnx(row: str) -> bool:
+    return row.startswith(ONNX_PREFIX)
+
+
+def torch_methods(names: list) -> list:
+    """The methods among `names` that have a PyTorch model to evaluate and export."""
+    return [name for name in names if METHODS[name].has_torch_model]
+
+
+def published_method(text: str) -> str:
+    """The method a published row's `method` text describes."""
+    text = text.lower()
+    return next((m.name for m in METHODS.values() if any(w in text for w in m.published_as)),
+                DEFAULT)
+
+
+def row_label(row: str) -> str:
+    """'onnx_ptq_static' -> 'INT8 PTQ static (ONNX Runtime)'; 'fp32' -> 'FP32 (PyTorch)'."""
+    model = model_of(row)
+    runtime = "ONNX Runtime" if is_onnx(row) else "PyTorch"
+    name = "FP32" if model == FP32 else f"INT8 {METHODS[model].label}"
+    return f"{name} ({runtime})"

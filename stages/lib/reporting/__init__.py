@@ -1,0 +1,1 @@
+"""Results tables, references, summaries, charts, model cards, export folders."""

@@ -1,0 +1,115 @@
+"""The benchmark report: one row per engine over the grid of settings, the speed targets
+measured, and the markdown page."""
+
+import pandas as pd
+
+
+def shapes(batch_sizes: list, seq_lengths: list, real_length: int) -> list:
+    """(batch, sequence) pairs; a null sequence length is the task's own input length."""
+    lengths = list(dict.fromkeys(length or real_length for length in seq_lengths))
+    return [(batch, length) for batch in batch_sizes for length in lengths]
+
+
+def grid_table(rows: list, accuracy: dict, sizes: dict) -> pd.DataFrame:
+    """One row per engine: its validation score, file size and one median-ms column per
+    (threads, batch, sequence) setting."""
+    frame = pd.DataFrame(rows)
+    frame["setting"] = [f"{r.threads}t b{r.batch} s{r.seq}" for r in frame.itertuples()]
+    keys = ["model", "runtime", "precision"]
+    table = frame.pivot_table(index=keys, columns="setting", values="median_ms",
+                              sort=False).reset_index()
+    table.columns.name = None
+    names = ["/".join(key) for key in table[keys].itertuples(index=False)]
+    table.insert(3, "main", [accuracy.get(name, {}).get("main") for name in names])
+    table.insert(4, "size_mb", [sizes.get(m) if r != "pytorch" else None
+                                for m, r in zip(table["model"], table["runtime"])])
+    return table
+
+
+def blank_missing(table: pd.DataFrame) -> pd.DataFrame:
+    """NaN (PyTorch has no ONNX file) as None, which tabulate prints as its missingval."""
+    return table.astype(object).where(table.notna(), None)
+
+
+def float_precision(label: str) -> str:
+    """The OpenVINO float hint behind a precision label: 'INT8 + BF16' -> 'bf16'."""
+    return "bf16" if "BF16" in label else "f32"
+
+
+def markdown(task, machine: dict, table: pd.DataFrame, targets: list, profiles: dict,
+             settings: dict) -> str:
+    lines = [f"# {task.name}: every model on every runtime", "",
+             f"- CPU: {machine['cpu']}, {machine['cores']} cores; ISA: "
+             f"{', '.join(machine['isa']) or 'none of the INT8/BF16 extensions'}",
+             "- " + ", ".join(f"{k} {v}" for k, v in machine.items()
+                              if k not in ("cpu", "cores", "isa")),
+             f"- median ms of {settings['repeats']} runs after {settings['warmup']} warm-up "
+             "runs; columns are `<threads>t b<batch> s<sequence length>`; p90 in timings.json",
+             f"- main = `{task.main_metric}` on the validation split, scored through the "
+             "same runtime call that is timed; size = the ONNX file the runtime reads", "",
+             blank_missing(table).to_markdown(index=False, floatfmt=".2f", missingval="-"), "",
+             "## Targets", "",
+             pd.DataFrame(targets).to_markdown(index=False) if targets else "none measured"]
+    for name, ops in profiles.items():
+        lines += ["", f"## Where the time goes: {name}", "", ops.to_markdown(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def fastest(rows: list, batch: int, seq: int, threads: int, int8: bool) -> dict | None:
+    """The quickest engine at one setting, among INT8 engines or among float ones."""
+    candidates = [r for r in rows if (r["batch"], r["seq"], r["threads"]) == (batch, seq, threads)
+                  and r["precision"].startswith("INT8") == int8]
+    return min(candidates, key=lambda r: r["median_ms"], default=None)
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 2) if denominator else float("nan")
+
+
+def speed_targets(rows: list, sizes: dict, seq: int, threads: int) -> list:
+    """Issue 6's goals, measured: the fastest INT8 engine against the fastest float one and
+    against ONNX Runtime FP32, at the smallest and largest batch; INT8 file against FP32."""
+    batches = sorted({r["batch"] for r in rows})
+    small, large = batches[0], batches[-1]
+    results = []
+    for batch, goal in ((large, 1.3), (small, 1.0)):
+        int8, floats = (fastest(rows, batch, seq, threads, int8=flag) for flag in (True, False))
+        if int8 and floats:
+            results.append(target(
+                f"fastest INT8 vs fastest float, batch {batch}",
+                ratio(floats["median_ms"], int8["median_ms"]), goal, higher_is_better=True,
+                detail=f"{describe(int8)} vs {describe(floats)}"))
+    int8 = fastest(rows, large, seq, threads, int8=True)
+    ort_fp32 = next((r for r in rows if (r["model"], r["runtime"], r["batch"], r["seq"],
+                                          r["threads"]) == ("fp32", "onnxruntime", large, seq,
+                                                            threads)), None)
+    if int8 and ort_fp32:
+        results.append(target(f"fastest INT8 vs ONNX Runtime FP32, batch {large}",
+                              ratio(ort_fp32["median_ms"], int8["median_ms"]), 5.0, True,
+                              f"{describe(int8)} vs {describe(ort_fp32)}"))
+    int8_sizes = {model: mb for model, mb in sizes.items() if model != "fp32"}
+    if int8_sizes and "fp32" in sizes:
+        smallest = min(int8_sizes, key=int8_sizes.get)
+        results.append(target("INT8 file vs FP32 file", ratio(int8_sizes[smallest], sizes["fp32"]),
+                              0.3, False, f"{smallest} {int8_sizes[smallest]} MB vs fp32 "
+                              f"{sizes['fp32']} MB"))
+    return results
+
+
+def training_step_target(fp32: dict, qat: dict) -> dict:
+    """QAT's mean step time against FP32 fine-tuning's (same batch size by default)."""
+    return target("QAT step vs FP32 step", ratio(qat["step_ms"], fp32["step_ms"]), 1.5, False,
+                  f"QAT {qat['step_ms']} ms vs FP32 {fp32['step_ms']} ms per step "
+                  f"({qat['padded_tokens_per_step']:.0f} vs {fp32['padded_tokens_per_step']:.0f}"
+                  " padded tokens per step)")
+
+
+def target(name: str, measured: float, goal: float, higher_is_better: bool, detail: str) -> dict:
+    met = measured >= goal if higher_is_better else measured <= goal
+    return {"target": name, "measured": measured,
+            "goal": f"{'>=' if higher_is_better else '<='} {goal}", "met": bool(met),
+            "detail": detail}
+
+
+def describe(row: dict) -> str:
+    return f"{row['model']} on {row['runtime']} {row['precision']} {row['median_ms']} ms"

@@ -1,0 +1,87 @@
+"""Published FP32 vs INT8 figures (data/references.csv) set beside ours.
+
+Drops are FP32 minus INT8 in metric points (positive = INT8 lost), relative drops are that
+as a percentage of FP32: the same convention for our rows and for every reference.
+"""
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.errors import PipelineError
+from ..core.paths import REFERENCES_FILE
+from ..quantization.methods import DEFAULT, FP32, is_onnx, model_of, onnx_row, published_method
+
+COLUMNS = ["source", "url", "model", "task", "metric", "fp32", "int8", "method", "notes"]
+
+
+def drop(fp32: float, int8: float) -> float:
+    return fp32 - int8
+
+
+def relative_drop(fp32: float, int8: float) -> float:
+    return 100.0 * (fp32 - int8) / fp32 if fp32 else float("nan")
+
+
+def load_references(path=REFERENCES_FILE) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path} not found; it ships with the repository (git checkout it)")
+    table = pd.read_csv(path, dtype={"fp32": float, "int8": float}, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise PipelineError(f"{path} lacks the column(s) {', '.join(missing)}; "
+                            f"its header must be {','.join(COLUMNS)}")
+    return table[COLUMNS]
+
+
+def same_model(ours: str, theirs: str) -> bool:
+    """Hub ids match with or without their organisation (google-bert/bert-base-uncased)."""
+    def bare(name):
+        return name.strip().lower().rstrip("/").split("/")[-1]
+    return bare(ours) == bare(theirs)
+
+
+def matching_method(reference_method: str, ours: dict) -> str:
+    """Our ONNX INT8 row made the way the reference was (dynamic or static PTQ, else QAT), or
+    the closest one this run has."""
+    available = [row for row in ours if is_onnx(row) and model_of(row) != FP32]
+    for row in (onnx_row(published_method(reference_method)), onnx_row(DEFAULT), *available):
+        if row in ours:
+            return row
+    raise KeyError("no ONNX INT8 model among our results")
+
+
+def compare(references: pd.DataFrame, task: str, our_model: str, ours: dict) -> pd.DataFrame:
+    """Each reference for `task` beside our FP32 and the INT8 made the same way (see
+    matching_method), on the same metric.
+
+    `ours` maps model name -> metrics ({"fp32": {...}, "onnx_qat": {...}, ...}); references on
+    a metric we do not compute are left out."""
+    rows = []
+    for ref in references[references["task"] == task].itertuples():
+        if ref.metric not in ours["fp32"]:
+            continue
+        our_row = matching_method(ref.method, ours)
+        our_fp32, our_int8 = ours["fp32"][ref.metric], ours[our_row][ref.metric]
+        rows.append({
+            "source": ref.source, "method": ref.method, "our_model": our_row,
+            "their_model": ref.model,
+            "metric": ref.metric,
+            "their_fp32": ref.fp32, "their_int8": ref.int8,
+            "their_drop": round(drop(ref.fp32, ref.int8), 2),
+            "their_drop_rel_pct": round(relative_drop(ref.fp32, ref.int8), 2),
+            "our_fp32": our_fp32, "our_int8": our_int8,
+            "our_drop": round(drop(our_fp32, our_int8), 2),
+            "our_drop_rel_pct": round(relative_drop(our_fp32, our_int8), 2),
+            "same_model": "yes" if same_model(our_model, ref.model) else "no",
+        })
+    return pd.DataFrame(rows)
+
+
+def model_notes(comparison: pd.DataFrame, our_model: str) -> list:
+    """Plain words for every reference whose model is not ours."""
+    others = sorted(set(comparison.loc[comparison["same_model"] == "no", "their_model"]))
+    if not others:
+        return []
+    return [f"the model differs: ours is `{our_model}`, the reference used "
+            f"{', '.join(f'`{m}`' for m in others)}; compare drops, not absolute scores"]

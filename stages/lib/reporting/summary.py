@@ -1,0 +1,228 @@
+"""Many runs in one table: FP32 and INT8 per task (AIMET's GLUE layout, with an average
+column), and mean ± std over seeds where several were run (as Q8BERT reports).
+
+Runs come from `dvc exp show --json`: the committed baselines and the finished experiments.
+Runs that differ only in `seed` (or in settings that cannot change a metric) form one cell.
+"""
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..tasks.registry import get_task
+from .references import drop, relative_drop
+
+METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
+LATENCY_FILE = "reports/latency.json"
+# Params that cannot change a metric, so runs differing only in them are repeats.
+NOT_CONFIG = ("seed", "latency.", "report.", "device")
+ROWS = {"fp32": "FP32 (PyTorch)", "qat": "INT8 QAT (PyTorch)",
+        "onnx_qat": "INT8 QAT (ONNX Runtime)"}
+# Rows that only runs with these methods have (a cell is empty where no run of it had one).
+METHOD_ROWS = {"onnx_ptq_static": "INT8 PTQ static (ONNX Runtime)",
+               "onnx_ptq_dynamic": "INT8 PTQ dynamic (ONNX Runtime)"}
+# Runs made before PTQ methods existed named QAT's rows int8 / onnx_int8.
+LEGACY_NAMES = {"int8": "qat", "onnx_int8": "onnx_qat"}
+OURS = "ours: INT8 QAT (ONNX Runtime), mean over the runs above"
+# The methods table: each ONNX model and the method that made it.
+METHOD_TABLE = {"onnx_fp32": ("FP32", None), "onnx_ptq_dynamic": ("PTQ dynamic", "ptq_dynamic"),
+                "onnx_ptq_static": ("PTQ static", "ptq_static"), "onnx_qat": ("QAT", "qat")}
+MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
+DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8 QAT)", "drop_rel": "relative drop, % of FP32"}
+
+
+@dataclass
+class Run:
+    name: str
+    params: dict   # flattened: {"qat.lr": 1e-05, ...}
+    metrics: dict  # reports/metrics.json
+    timings: dict = field(default_factory=dict)  # reports/latency.json
+
+    @property
+    def task(self) -> str:
+        return self.params["task"]
+
+    @property
+    def seed(self):
+        return self.params.get("seed")
+
+
+def flatten(tree: dict, prefix="") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _run(entry: dict, name: str) -> Run | None:
+    data = entry.get("data") or {}
+    metrics = ((data.get("metrics") or {}).get(METRICS_FILE) or {}).get("data")
+    params = ((data.get("params") or {}).get(PARAMS_FILE) or {}).get("data")
+    if metrics:
+        metrics = {LEGACY_NAMES.get(name, name): values for name, values in metrics.items()}
+    if not metrics or not params or "fp32" not in metrics or "onnx_qat" not in metrics:
+        return None
+    timings = ((data.get("metrics") or {}).get(LATENCY_FILE) or {}).get("data") or {}
+    return Run(name, flatten(params), metrics, timings)
+
+
+def runs_from_exp_show(entries: list) -> list:
+    """Finished runs, newest first; the workspace and unfinished experiments are left out
+    (a running or queued experiment shows its baseline's metrics), and a run with the same
+    configuration and seed as an earlier one is that run met again (on another commit)."""
+    runs, seen = [], set()
+
+    def keep(run):
+        key = (config_key(run), run.seed) if run else None
+        if run and key not in seen:
+            seen.add(key)
+            runs.append(run)
+
+    for baseline in entries:
+        if baseline.get("rev") == "workspace":
+            continue
+        for experiment in baseline.get("experiments") or []:
+            executor = experiment.get("executor") or {}
+            if executor.get("state") not in (None, "success"):
+                continue
+            for rev in experiment.get("revs") or []:
+                keep(_run(rev, rev.get("name") or rev["rev"][:7]))
+        keep(_run(baseline, baseline.get("name") or baseline["rev"][:7]))
+    return runs
+
+
+def config_key(run: Run) -> tuple:
+    return tuple(sorted((k, json.dumps(v, default=str)) for k, v in run.params.items()
+                        if not k.startswith(NOT_CONFIG)))
+
+
+def group_runs(runs: list) -> dict:
+    """column label -> runs of one configuration. The label is the task, plus the params that
+    tell its configurations apart when a task was run in several."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(config_key(run), []).append(run)
+    by_task = {}
+    for key, members in groups.items():
+        by_task.setdefault(members[0].task, []).append((key, members))
+    labelled = {}
+    for task, configs in by_task.items():
+        settings = [dict(key) for key, _ in configs]
+        names = sorted(set().union(*settings))
+        differing = [k for k in names if len({values.get(k) for values in settings}) > 1]
+        for number, (values, (_, members)) in enumerate(zip(settings, configs), 1):
+            shown = [f"{k}={json.loads(values[k]) if k in values else None}"
+                     for k in differing[:MAX_LABEL_PARAMS]]
+            more = len(differing) - MAX_LABEL_PARAMS
+            suffix = ", ".join(shown) + (f", +{more} more: config {number}" if more > 0 else "")
+            labelled[f"{task} ({suffix})" if suffix else task] = sorted(
+                members, key=lambda run: (str(type(run.seed)), run.seed))
+    return dict(sorted(labelled.items()))
+
+
+def run_values(run: Run) -> dict:
+    """The headline figures of one run: main per model, and the ONNX INT8 QAT drops."""
+    values = {name: run.metrics.get(name, {}).get("main", np.nan)
+              for name in [*ROWS, *METHOD_ROWS]}
+    values["drop"] = drop(values["fp32"], values["onnx_qat"])
+    values["drop_rel"] = relative_drop(values["fp32"], values["onnx_qat"])
+    return values
+
+
+def mean_std(values) -> tuple:
+    """Mean and sample standard deviation (n - 1); std is nan for a single run."""
+    values = np.asarray(values, dtype=float)
+    std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    return float(values.mean()), std
+
+
+def cell_text(mean: float, std: float) -> str:
+    return f"{mean:.2f}" if np.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def summary_tables(groups: dict) -> tuple:
+    """(table, long): the multi-task table of text cells with an `average` column, and the
+    numbers behind it, one row per column and figure (mean, std, n)."""
+    long = []
+    for label, members in groups.items():
+        per_run = [run_values(run) for run in members]
+        for figure in [*ROWS, *METHOD_ROWS, *DROP_ROWS]:
+            mean, std = mean_std([values[figure] for values in per_run
+                                  if not np.isnan(values[figure])] or [np.nan])
+            long.append({"column": label, "task": members[0].task, "figure": figure,
+                         "metric": get_task(members[0].task).main_metric, "mean": mean,
+                         "std": std, "n": len(members),
+                         "seeds": " ".join(str(run.seed) for run in members)})
+    long = pd.DataFrame(long)
+    table = {}
+    for figure, title in {**ROWS, **METHOD_ROWS, **DROP_ROWS}.items():
+        rows = long[(long["figure"] == figure) & long["mean"].notna()]
+        if rows.empty:
+            continue
+        table[title] = {**{r.column: cell_text(r.mean, r.std) for r in rows.itertuples()},
+                        "average": f"{rows['mean'].mean():.2f}"}
+    columns = list(groups) + ["average"]
+    table = pd.DataFrame(table).T[columns].fillna("-")  # a method no run of that column had
+    table.columns = [f"{c} ({get_task(groups[c][0].task).main_metric})" if c in groups else c
+                     for c in columns]
+    runs_row = {col: f"{len(members)} (seed {', '.join(str(r.seed) for r in members)})"
+                for col, members in zip(table.columns, groups.values())}
+    table.loc["runs"] = {**runs_row, "average": ""}
+    return table, long
+
+
+def published_drops(references: pd.DataFrame, groups: dict, long: pd.DataFrame) -> pd.DataFrame:
+    """Relative drops (% of FP32) that published work reports for the same tasks and
+    headline metrics, one row per source, model and method, under our own (mean) drop."""
+    tasks = {members[0].task: label for label, members in groups.items()}
+    ours = long[(long["figure"] == "drop_rel") & long["column"].isin(tasks)]
+    rows = {OURS: {r.task: round(r.mean, 2) for r in ours.itertuples() if r.column == r.task}}
+    for ref in references.itertuples():
+        if ref.task in tasks and ref.metric == get_task(ref.task).main_metric:
+            name = f"{ref.source}: {ref.model}, {ref.method}"
+            rows.setdefault(name, {})[ref.task] = round(relative_drop(ref.fp32, ref.int8), 2)
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))
+    published = table.drop(index=OURS).dropna(axis=1, how="all")  # tasks nobody published
+    return table.loc[:, published.columns] if len(published) else published
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def methods_table(groups: dict) -> pd.DataFrame:
+    """One row per task configuration and ONNX model: what each method scores, weighs, takes
+    per batch and cost to make, mean over seeds. A row that another configuration of the same
+    task already showed unchanged (FP32 and the PTQ methods, which a QAT param does not rerun)
+    is shown once, so runs that differ in QAT settings add only their QAT row."""
+    rows, seen = [], set()
+    for label, members in groups.items():
+        task = members[0].task
+        for name, (method, key) in METHOD_TABLE.items():
+            present = [run for run in members if name in run.metrics]
+            if not present:
+                continue
+            if key == "qat" and present[0].params.get("qat.distill.enabled"):
+                method += " + distillation"
+            row = {
+                "task": task, "column": label, "method": method,
+                "main": _mean(run.metrics[name]["main"] for run in present),
+                "drop_rel_%": _mean(relative_drop(run.metrics["fp32"]["main"],
+                                                  run.metrics[name]["main"]) for run in present),
+                "size_mb": _mean(run.metrics[name].get("size_mb") for run in present),
+                "latency_ms": _mean(run.timings.get(name, {}).get("latency_ms")
+                                    for run in present),
+                "cost_s": _mean(run.timings.get("quantization_wall_s", {}).get(key)
+                                for run in present) if key else float("nan"),
+                "runs": len(present)}
+            identity = (task, method, round(row["main"], 4), row["size_mb"],
+                        None if np.isnan(row["cost_s"]) else row["cost_s"])  # nan != nan
+            if identity not in seen:
+                seen.add(identity)
+                rows.append(row)
+    return pd.DataFrame(rows)

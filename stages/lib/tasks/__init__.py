@@ -1,0 +1,1 @@
+"""The task registry and what each task kind needs: features, scoring, answers."""

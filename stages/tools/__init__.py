@@ -1,0 +1,2 @@
+"""Commands beside the pipeline: predict with an export folder, summarize experiments, profile
+training steps."""

@@ -1,0 +1,90 @@
+"""Where a training step's time goes: FP32 fine-tuning against QAT, with torch.profiler.
+
+Not a pipeline stage (it measures, it makes nothing the pipeline reads). After `dvc repro`:
+
+    python -m stages.tools.profile_training              # 20 steps of each, batch as in params
+    python -m stages.tools.profile_training --steps 40
+
+Both run the pipeline's own `train()` on the same length-grouped batches of the prepared
+training split, from the fine-tuned FP32 model: FP32 as fine-tuning runs it (dropout on), QAT
+after NNCF calibration with the `quantization` scheme (dropout off). Writes
+reports/profiles/training_step.md: mean step time of each, and the operators with the most
+self CPU time per step.
+"""
+import argparse
+
+import torch
+from transformers import AutoTokenizer, set_seed
+
+from stages.lib.config.params import load_params
+from stages.lib.core.files import write_text
+from stages.lib.core.paths import DATA_DIR, FP32_DIR, PROFILES_DIR
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.modeling.device import pick_device
+from stages.lib.modeling.distributed import make_accelerator
+from stages.lib.modeling.features import input_settings, train_items
+from stages.lib.modeling.models import disable_dropout, load_task_model
+from stages.lib.modeling.training import TrainSettings, train
+from stages.lib.quantization.nncf_backend import quantize
+from stages.lib.quantization.scheme import Scheme
+from stages.lib.tasks.registry import get_task
+
+OUT = PROFILES_DIR / "training_step.md"
+
+
+def profiled_steps(model, items, tokenizer, settings, device, desc):
+    """(train() curves, profiler key averages) over exactly len(items) / batch_size steps."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        curves = train(model, items, tokenizer, settings, make_accelerator(device, None),
+                       evaluate_fn=lambda m: {}, desc=desc)
+    return curves, prof.key_averages()
+
+
+def top_ops(averages, steps: int, top: int = 12) -> str:
+    rows = sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    total = sum(e.self_cpu_time_total for e in averages) or 1
+    lines = ["| op | self ms per step | share % | calls per step |", "|:--|--:|--:|--:|"]
+    lines += [f"| `{e.key}` | {e.self_cpu_time_total / 1000 / steps:.1f} | "
+              f"{100 * e.self_cpu_time_total / total:.1f} | {e.count / steps:.0f} |" for e in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m stages.tools.profile_training")
+    parser.add_argument("--steps", type=int, default=20, help="training steps profiled per model")
+    args = parser.parse_args(argv)
+    params = load_params()
+    task, device = get_task(params["task"]), pick_device(params["device"])
+    check_prepared_task(DATA_DIR, task)
+    tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
+    items = train_items(tokenizer, read_split(DATA_DIR, "train"), task,
+                        input_settings(params, task))
+    results = {}
+    for name, section in (("FP32", "finetune"), ("QAT", "qat")):
+        set_seed(params["seed"])
+        one_epoch = {**params, section: {**params[section], "epochs": 1, "warmup_ratio": 0.0}}
+        settings = TrainSettings.from_params(one_epoch, section)
+        subset = items[:args.steps * settings.batch_size]
+        model = load_task_model(FP32_DIR, task)
+        if name == "QAT":
+            disable_dropout(model)
+            model = quantize(model, items, tokenizer, Scheme.from_params(params), device)
+        results[name] = profiled_steps(model, subset, tokenizer, settings, device, f"{name} steps")
+    fp32, qat = (results[n][0].throughput() for n in ("FP32", "QAT"))
+    text = [f"# {task.name}: one training step, FP32 against QAT", "",
+            f"- {args.steps} steps each on {device.type}, batch {params['finetune']['batch_size']} "
+            f"(FP32) and {params['qat']['batch_size']} (QAT), "
+            f"{torch.get_num_threads()} threads; under the profiler (its overhead included)",
+            f"- FP32 {fp32['step_ms']} ms per step, QAT {qat['step_ms']} ms: "
+            f"{qat['step_ms'] / fp32['step_ms']:.2f}x "
+            f"({fp32['padded_tokens_per_step']:.0f} and {qat['padded_tokens_per_step']:.0f} "
+            "padded tokens per step)"]
+    for name, (curves, averages) in results.items():
+        text += ["", f"## {name}", "", top_ops(averages, curves.steps)]
+    write_text(OUT, "\n".join(text) + "\n")
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    run_stage(main)
