@@ -1,6 +1,7 @@
 """The summary over DVC experiments: which runs count, the table maths, the published drops."""
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -82,10 +83,10 @@ def test_seeds_give_mean_and_sample_std_and_the_average_spans_tasks_with_other_m
 
     fp32 = long[(long["column"] == "mrpc") & (long["figure"] == "fp32")].iloc[0]
     assert (fp32["mean"], fp32["std"], fp32["n"]) == (89.0, 1.0, 3)  # 88, 90, 89
-    drop = long[(long["column"] == "mrpc") & (long["figure"] == "drop")].iloc[0]
+    drop = long[(long["column"] == "mrpc") & (long["figure"] == "drop:qat")].iloc[0]
     # drops per seed 1, 2, 0: the std is of the drops, not of the difference of the means
     assert (drop["mean"], drop["std"]) == (1.0, 1.0)
-    rel = long[(long["column"] == "mrpc") & (long["figure"] == "drop_rel")].iloc[0]
+    rel = long[(long["column"] == "mrpc") & (long["figure"] == "drop_rel:qat")].iloc[0]
     assert rel["mean"] == pytest.approx((100 / 88 + 200 / 90 + 0) / 3)
 
     assert list(table.columns) == ["mrpc (f1)", "stsb (pearson)", "average"]
@@ -148,7 +149,7 @@ def test_the_command_writes_the_table_files_and_picture(tmp_path):
                             text=True, env=stage_env())
     assert result.returncode == 0, result.stderr
     text = (out / "summary.md").read_text()
-    assert "| FP32 (PyTorch)              | 89.00 ± 1.00" in text
+    assert re.search(r"\| FP32 \(PyTorch\) +\| 89\.00 ± 1\.00", text)
     assert "stsb" not in text.split("## Relative drop")[0]  # --exp kept only the mrpc runs
     runs = pd.read_csv(out / "runs.csv")
     assert runs["name"].tolist() == ["mrpc-s42", "mrpc-s43", "mrpc-s44"]
@@ -195,7 +196,7 @@ def test_the_methods_table_shows_each_method_once_with_its_cost():
         method_run("taught", "d" * 40, 89.8, 460.0, True)))
     methods = methods_table(group_runs(runs))
     mrpc = methods[methods["task"] == "mrpc"].set_index("method")
-    assert list(mrpc.index) == ["FP32", "PTQ dynamic", "PTQ static", "QAT",
+    assert list(mrpc.index) == ["FP32", "QAT", "PTQ static", "PTQ dynamic",
                                 "QAT + distillation"]
     assert mrpc.loc["PTQ static", "cost_s"] == 20.0 and mrpc.loc["PTQ dynamic", "cost_s"] == 1.5
     assert mrpc.loc["QAT + distillation", ["main", "cost_s"]].tolist() == [89.8, 460.0]
@@ -204,3 +205,30 @@ def test_the_methods_table_shows_each_method_once_with_its_cost():
     stsb = methods[methods["task"] == "stsb"]
     assert stsb["method"].tolist() == ["FP32", "QAT"]  # an old run: no PTQ rows, no cost
     assert stsb["cost_s"].isna().all()
+
+
+def test_a_run_without_qat_is_summarized_with_its_own_drop(tmp_path):
+    """`-S 'methods=[ptq_static]'`: no onnx_qat, and the run still counts, with its drop."""
+    only_static = {"fp32": {"main": 90.0}, "ptq_static": {"main": 88.5},
+                   "onnx_fp32": {"main": 90.0}, "onnx_ptq_static": {"main": 88.0}}
+    entries = exp_show(metrics(85.0, 84.0),
+                       ("static", "1" * 40, params(), only_static))
+    runs = runs_from_exp_show(entries)
+    assert [run.name for run in runs] == ["static", "main"]
+    table, long = summary_tables(group_runs(runs))
+    assert table.loc["INT8 PTQ static (ONNX Runtime)", "mrpc (f1)"] == "88.00"
+    assert table.loc["INT8 QAT (ONNX Runtime)", "mrpc (f1)"] == "-"
+    assert table.loc["drop, INT8 PTQ static (ONNX Runtime)", "mrpc (f1)"] == "2.00"
+    published = published_drops(load_references(REPO / "data" / "references.csv"),
+                                group_runs(runs), long)
+    assert published.loc["ours: INT8 PTQ static (ONNX Runtime), mean over the runs above",
+                         "mrpc"] == pytest.approx(100 * 2 / 90, abs=0.01)
+
+    saved = tmp_path / "exp_show.json"
+    saved.write_text(json.dumps(entries))
+    result = subprocess.run([sys.executable, "-m", "stages.tools.summarize", "--input", saved,
+                             "--out", tmp_path / "out"], cwd=REPO, capture_output=True,
+                            text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr
+    assert "| INT8 PTQ static (ONNX Runtime)" in (tmp_path / "out" / "summary.md").read_text()
+    assert (tmp_path / "out" / "summary.png").stat().st_size > 10_000

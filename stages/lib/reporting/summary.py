@@ -11,25 +11,30 @@ import numpy as np
 import pandas as pd
 
 from ..tasks.registry import get_task
+from ..quantization.methods import FP32, METHODS, onnx_row, row_label, torch_methods
 from .references import drop, relative_drop
 
 METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
 LATENCY_FILE = "reports/latency.json"
 # Params that cannot change a metric, so runs differing only in them are repeats.
 NOT_CONFIG = ("seed", "latency.", "report.", "device")
-ROWS = {"fp32": "FP32 (PyTorch)", "qat": "INT8 QAT (PyTorch)",
-        "onnx_qat": "INT8 QAT (ONNX Runtime)"}
-# Rows that only runs with these methods have (a cell is empty where no run of it had one).
-METHOD_ROWS = {"onnx_ptq_static": "INT8 PTQ static (ONNX Runtime)",
-               "onnx_ptq_dynamic": "INT8 PTQ dynamic (ONNX Runtime)"}
+# Every model a run may have scored, FP32 first; a row stays empty where no run had it.
+ROWS = {row: row_label(row) for row in
+        [FP32, *torch_methods(list(METHODS)), *map(onnx_row, METHODS)]}
+INT8_ONNX_ROWS = [onnx_row(m) for m in METHODS]
 # Runs made before PTQ methods existed named QAT's rows int8 / onnx_int8.
 LEGACY_NAMES = {"int8": "qat", "onnx_int8": "onnx_qat"}
-OURS = "ours: INT8 QAT (ONNX Runtime), mean over the runs above"
 # The methods table: each ONNX model and the method that made it.
-METHOD_TABLE = {"onnx_fp32": ("FP32", None), "onnx_ptq_dynamic": ("PTQ dynamic", "ptq_dynamic"),
-                "onnx_ptq_static": ("PTQ static", "ptq_static"), "onnx_qat": ("QAT", "qat")}
+METHOD_TABLE = {onnx_row(FP32): ("FP32", None),
+                **{onnx_row(m.name): (m.label, m.name) for m in METHODS.values()}}
 MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
-DROP_ROWS = {"drop": "drop (FP32 - ONNX INT8 QAT)", "drop_rel": "relative drop, % of FP32"}
+# Drops of every ONNX INT8 model against FP32 PyTorch: in points, and in % of FP32.
+DROP_ROWS = {**{f"drop:{m}": f"drop, {row_label(onnx_row(m))}" for m in METHODS},
+             **{f"drop_rel:{m}": f"relative drop %, {row_label(onnx_row(m))}" for m in METHODS}}
+
+
+def ours(method: str) -> str:
+    return f"ours: {row_label(onnx_row(method))}, mean over the runs above"
 
 
 @dataclass
@@ -64,7 +69,8 @@ def _run(entry: dict, name: str) -> Run | None:
     params = ((data.get("params") or {}).get(PARAMS_FILE) or {}).get("data")
     if metrics:
         metrics = {LEGACY_NAMES.get(name, name): values for name, values in metrics.items()}
-    if not metrics or not params or "fp32" not in metrics or "onnx_qat" not in metrics:
+    if (not metrics or not params or FP32 not in metrics
+            or not any(row in metrics for row in INT8_ONNX_ROWS)):
         return None
     timings = ((data.get("metrics") or {}).get(LATENCY_FILE) or {}).get("data") or {}
     return Run(name, flatten(params), metrics, timings)
@@ -125,11 +131,12 @@ def group_runs(runs: list) -> dict:
 
 
 def run_values(run: Run) -> dict:
-    """The headline figures of one run: main per model, and the ONNX INT8 QAT drops."""
-    values = {name: run.metrics.get(name, {}).get("main", np.nan)
-              for name in [*ROWS, *METHOD_ROWS]}
-    values["drop"] = drop(values["fp32"], values["onnx_qat"])
-    values["drop_rel"] = relative_drop(values["fp32"], values["onnx_qat"])
+    """The headline figures of one run: main per model, and each ONNX INT8 model's drops
+    (nan for a method the run did not make)."""
+    values = {name: run.metrics.get(name, {}).get("main", np.nan) for name in ROWS}
+    for method in METHODS:
+        values[f"drop:{method}"] = drop(values[FP32], values[onnx_row(method)])
+        values[f"drop_rel:{method}"] = relative_drop(values[FP32], values[onnx_row(method)])
     return values
 
 
@@ -150,7 +157,7 @@ def summary_tables(groups: dict) -> tuple:
     long = []
     for label, members in groups.items():
         per_run = [run_values(run) for run in members]
-        for figure in [*ROWS, *METHOD_ROWS, *DROP_ROWS]:
+        for figure in [*ROWS, *DROP_ROWS]:
             mean, std = mean_std([values[figure] for values in per_run
                                   if not np.isnan(values[figure])] or [np.nan])
             long.append({"column": label, "task": members[0].task, "figure": figure,
@@ -159,7 +166,7 @@ def summary_tables(groups: dict) -> tuple:
                          "seeds": " ".join(str(run.seed) for run in members)})
     long = pd.DataFrame(long)
     table = {}
-    for figure, title in {**ROWS, **METHOD_ROWS, **DROP_ROWS}.items():
+    for figure, title in {**ROWS, **DROP_ROWS}.items():
         rows = long[(long["figure"] == figure) & long["mean"].notna()]
         if rows.empty:
             continue
@@ -179,14 +186,20 @@ def published_drops(references: pd.DataFrame, groups: dict, long: pd.DataFrame) 
     """Relative drops (% of FP32) that published work reports for the same tasks and
     headline metrics, one row per source, model and method, under our own (mean) drop."""
     tasks = {members[0].task: label for label, members in groups.items()}
-    ours = long[(long["figure"] == "drop_rel") & long["column"].isin(tasks)]
-    rows = {OURS: {r.task: round(r.mean, 2) for r in ours.itertuples() if r.column == r.task}}
+    rows = {}
+    for method in METHODS:
+        mine = long[(long["figure"] == f"drop_rel:{method}") & long["column"].isin(tasks)
+                    & long["mean"].notna()]
+        if not mine.empty:
+            rows[ours(method)] = {r.task: round(r.mean, 2) for r in mine.itertuples()
+                                  if r.column == r.task}
+    own = list(rows)
     for ref in references.itertuples():
         if ref.task in tasks and ref.metric == get_task(ref.task).main_metric:
             name = f"{ref.source}: {ref.model}, {ref.method}"
             rows.setdefault(name, {})[ref.task] = round(relative_drop(ref.fp32, ref.int8), 2)
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))
-    published = table.drop(index=OURS).dropna(axis=1, how="all")  # tasks nobody published
+    published = table.drop(index=own).dropna(axis=1, how="all")  # tasks nobody published
     return table.loc[:, published.columns] if len(published) else published
 
 
@@ -212,7 +225,7 @@ def methods_table(groups: dict) -> pd.DataFrame:
             row = {
                 "task": task, "column": label, "method": method,
                 "main": _mean(run.metrics[name]["main"] for run in present),
-                "drop_rel_%": _mean(relative_drop(run.metrics["fp32"]["main"],
+                "drop_rel_%": _mean(relative_drop(run.metrics[FP32]["main"],
                                                   run.metrics[name]["main"]) for run in present),
                 "size_mb": _mean(run.metrics[name].get("size_mb") for run in present),
                 "latency_ms": _mean(run.timings.get(name, {}).get("latency_ms")
