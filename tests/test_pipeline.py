@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from conftest import REPO, SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
 
 from stages.lib.inference.runtimes import cpu_description
@@ -23,6 +24,32 @@ def dvc(folder, *args) -> subprocess.CompletedProcess:
                             text=True, env=stage_env())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def artifact_hashes(folder) -> dict:
+    """dvc.lock's hash of every cached model and data output (the export folder's model cards
+    carry the benchmark's timings by design, so it is left out)."""
+    lock = yaml.safe_load((folder / "dvc.lock").read_text())["stages"]
+    hashes = {out["path"]: out["md5"] for stage in lock.values() for out in stage.get("outs", [])
+              if out["path"].startswith(("models/", "data/")) and out["path"] != "models/export"}
+    assert {"data/prepared", "models/base", "models/fp32", "models/int8/qat",
+            "models/onnx"} <= set(hashes)
+    return hashes
+
+
+def check_a_reporting_edit_reruns_only_reporting(workspace):
+    """DVC deps are the code a stage runs: an edit to any reporting module marks only
+    benchmark, report or package as changed, never fine-tuning, quantization or evaluation."""
+    for module in sorted((workspace / "stages" / "lib" / "reporting").glob("*.py")):
+        original = module.read_text()
+        module.write_text(original + "\n# an edit\n")
+        try:
+            changed = set(json.loads(dvc(workspace, "status", "--json").stdout))
+        finally:
+            module.write_text(original)
+        assert changed <= {"benchmark", "report", "package"}, (module.name, changed)
+        if module.name == "benchmark_report.py":
+            assert changed == {"benchmark", "report"}
 
 
 def git(folder, *args):
@@ -69,12 +96,16 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     # Determinism: everything again from scratch gives the very same metrics (timings, kept
     # apart in latency.json and reports/timings/, may differ).
     first = {path: (workspace / path).read_text() for path in DETERMINISTIC}
+    hashes = artifact_hashes(workspace)
     dvc(workspace, "repro", "--force")
     assert {path: (workspace / path).read_text() for path in DETERMINISTIC} == first
+    # ... and the very same cached artifacts: no timing hides in a model or data folder.
+    assert artifact_hashes(workspace) == hashes
 
     # Nothing changed: nothing reruns.
     assert "didn't change" in dvc(workspace, "repro").stdout
     assert dvc(workspace, "status").stdout.strip().endswith("up to date.")
+    check_a_reporting_edit_reruns_only_reporting(workspace)
 
     # A shared cache: push to a remote, and a fresh clone pulls it and reruns nothing.
     remote = workspace.parent / "dvc-remote"

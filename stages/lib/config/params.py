@@ -84,8 +84,7 @@ def check_known_keys(tree, schema=SCHEMA, prefix="") -> None:
             close = difflib.get_close_matches(str(key), [str(k) for k in schema], n=1)
             hint = f"; did you mean `{prefix}{close[0]}`?" if close else ""
             raise PipelineError(f"unknown param `{dotted}`{hint} (a mistyped `-S` key adds a "
-                                "new one; remove it from params.yaml; see README, params "
-                                "reference)")
+                                "new one; remove it from params.yaml; see docs/params.md)")
         if schema[key] is not None:
             check_known_keys(value, schema[key], f"{dotted}.")
 
@@ -95,7 +94,7 @@ def _require(params, dotted):
     for key in dotted.split("."):
         if not isinstance(node, dict) or key not in node:
             raise PipelineError(f"params.yaml lacks `{dotted}`; add it "
-                                "(see README, params reference)")
+                                "(see docs/params.md)")
         node = node[key]
     return node
 
