@@ -42,7 +42,7 @@ def table_notes(params: dict, task, timings: dict) -> list:
         f"question; windows of {qa['max_seq_length']} tokens, stride {qa['doc_stride']}, "
         f"n-best {qa['n_best_size']}, answers up to {qa['max_answer_length']} tokens"
         + (f", no-answer when null - best span > {qa['null_score_diff_threshold']} (best_f1: "
-           "at the best threshold)" if task.squad_version == 2 else "")] if task.is_qa else []
+           "at the best threshold)" if task.has_null_answers else "")] if task.is_qa else []
     return qa_note + [
         f"model `{params['model']['name']}`, data `{params['data']['source']}` "
         f"({', '.join(f'{split} {n}' for split, n in rows.items())}), seed {params['seed']}",

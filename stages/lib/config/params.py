@@ -9,6 +9,7 @@ from ..core.errors import PipelineError
 from ..core.paths import PARAMS_FILE
 from ..data.layouts import local_hint
 from ..modeling.device import require_gpu_if_asked
+from ..modeling.training import SECTION_KEYS as TRAINING_KEYS
 from ..quantization.methods import METHODS
 from ..tasks.qa import QASettings
 from ..tasks.registry import get_task
@@ -32,13 +33,11 @@ SCHEMA = {
     "qa": dict.fromkeys(("max_seq_length", "doc_stride", "max_question_length",
                          "max_answer_length", "n_best_size", "null_score_diff_threshold")),
     "xnli": {"language": None, "train_language": None},
-    "finetune": dict.fromkeys(("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio",
-                               "max_grad_norm", "log_every", "group_by_length")),
+    "finetune": dict.fromkeys(TRAINING_KEYS),
     "train": dict.fromkeys(("num_processes", "mixed_precision", "checkpoint_every",
                             "abort_grad_norm")),
     "quantization": dict.fromkeys(("preset", "per_channel", "ignored_scope", "subset_size")),
-    "qat": {**dict.fromkeys(("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio",
-                             "max_grad_norm", "log_every", "group_by_length")),
+    "qat": {**dict.fromkeys(TRAINING_KEYS),
             "distill": dict.fromkeys(("enabled", "alpha", "temperature"))},
     "ptq_static": {"fast_bias_correction": None},
     "ptq_dynamic": {"weight_type": None},

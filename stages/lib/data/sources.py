@@ -245,7 +245,7 @@ def check_labels(frame: pd.DataFrame, task: Task, where: str) -> pd.DataFrame:
     if not task.is_qa:
         return normalise_labels(frame, task, where)
     check_answers(frame, where)
-    return answerable_only(frame) if task.squad_version == 1 else frame
+    return frame if task.has_null_answers else answerable_only(frame)
 
 
 def columns(task: Task) -> list:

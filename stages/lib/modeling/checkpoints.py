@@ -14,6 +14,7 @@ import shutil
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..core.files import digest_file
 from ..core.paths import CHECKPOINTS
 from .distributed import is_main, rank, world_size
 
@@ -23,9 +24,7 @@ MODEL, TRAINER = "model.safetensors", "trainer.pt"
 def fingerprint(identity: dict, files: list) -> str:
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
     for path in files:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        digest_file(path, digest)
     return digest.hexdigest()
 
 

@@ -15,6 +15,10 @@ from .checkpoints import restore_rng
 from .distributed import share_of_batch
 from .inputs import make_loader, to_device
 
+# What the finetune: and qat: sections of params.yaml hold (qat: adds distill:).
+SECTION_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm",
+                "log_every", "group_by_length")
+
 
 @dataclass
 class TrainSettings:
@@ -31,9 +35,7 @@ class TrainSettings:
 
     @classmethod
     def from_params(cls, params: dict, section: str):
-        keys = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm",
-                "log_every", "group_by_length")
-        return cls(**{key: params[section][key] for key in keys}, seed=params["seed"],
+        return cls(**{key: params[section][key] for key in SECTION_KEYS}, seed=params["seed"],
                    abort_grad_norm=params["train"]["abort_grad_norm"])
 
 
@@ -87,86 +89,107 @@ def train(model, items, tokenizer, settings: TrainSettings, accelerator, evaluat
     calibration), on rank 0 only; `loss_fn(model, batch)` is what is minimised (the task loss,
     or a distillation mix). With a `checkpointer`, the state is saved every N steps and a run
     killed earlier resumes from it."""
-    device, main = accelerator.device, accelerator.is_main_process
-    loader = make_loader(items, tokenizer, settings.batch_size, shuffle=True, seed=settings.seed,
-                         group_by_length=settings.group_by_length)
-    total_steps = max(1, math.ceil(settings.epochs * len(loader)))
-    model.to(device)
-    optimizer = make_optimizer(model, settings, device)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(settings.warmup_ratio * total_steps), total_steps)
-    curves, window = Curves(loss=[], eval=[]), []
-    resumed = checkpointer.load() if checkpointer else None
-    if resumed:
-        model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        scheduler.load_state_dict(resumed["scheduler"])
-        window = resumed["progress"].pop("window")
-        curves = Curves(**resumed["progress"])
-    resume_at = resumed["step"] if resumed else 0
-    prepared, optimizer = accelerator.prepare(model, optimizer)
+    run = TrainingRun(model, items, tokenizer, settings, accelerator, evaluate_fn, desc,
+                      loss_fn, checkpointer)
+    if eval_at_start and not run.resumed:
+        run.evaluate(step=0)
+    return run.run()
 
-    def timed_evaluation():
-        start = time.perf_counter()
-        metrics = evaluate_fn(model)
-        curves.eval_seconds += time.perf_counter() - start
-        return metrics
 
-    if eval_at_start and not resumed:
-        if main:
-            curves.eval.append({"step": 0, "epoch": 0.0, **timed_evaluation()})
-            tqdm.write(f"{desc} step 0: {curves.eval[-1]}")
-        accelerator.wait_for_everyone()
-    started, scored_before, trained_before = (time.perf_counter(), curves.eval_seconds,
-                                              curves.train_seconds)
+class TrainingRun:
+    """The state of one `train` call: optimizer, schedule, curves, and where a resumed run
+    picks up."""
 
-    def seconds_trained():
-        scoring = curves.eval_seconds - scored_before
-        return trained_before + time.perf_counter() - started - scoring
+    def __init__(self, model, items, tokenizer, settings, accelerator, evaluate_fn, desc,
+                 loss_fn, checkpointer):
+        self.model, self.settings, self.accelerator, self.desc = model, settings, accelerator, desc
+        self.evaluate_fn, self.loss_fn, self.checkpointer = evaluate_fn, loss_fn, checkpointer
+        self.loader = make_loader(items, tokenizer, settings.batch_size, shuffle=True,
+                                  seed=settings.seed, group_by_length=settings.group_by_length)
+        self.total_steps = max(1, math.ceil(settings.epochs * len(self.loader)))
+        model.to(accelerator.device)
+        self.optimizer = make_optimizer(model, settings, accelerator.device)
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(settings.warmup_ratio * self.total_steps), self.total_steps)
+        self.curves, self.window = Curves(loss=[], eval=[]), []
+        self.resumed = self.restore()
+        self.resume_at = self.resumed["step"] if self.resumed else 0
+        self.prepared, self.optimizer = accelerator.prepare(model, self.optimizer)
 
-    step = 0
-    with tqdm(total=total_steps, initial=resume_at, desc=desc, unit="step",
-              disable=not main) as bar:
-        while step < total_steps:
-            prepared.train()
-            for global_batch in loader:
-                step += 1
-                if step == resume_at:  # the data order is replayed up to the checkpoint
-                    restore_rng(resumed["rng"])
-                if step > resume_at:
-                    loss = training_step(prepared, global_batch, loss_fn, accelerator, settings,
-                                         f"{desc}, step {step}")
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    curves.examples += len(global_batch["input_ids"])
-                    curves.tokens += global_batch["input_ids"].numel()
-                    window.append(loss)
-                    bar.update(1)
-                    if step % settings.log_every == 0 or step == total_steps:
-                        curves.loss.append({"step": step,
-                                            "loss": round(sum(window) / len(window), 5)})
-                        bar.set_postfix(loss=f"{curves.loss[-1]['loss']:.4f}")
-                        window = []
-                    if step % len(loader) == 0 or step == total_steps:
-                        if main:
-                            metrics = timed_evaluation()
-                            curves.eval.append({"step": step, "epoch": round(step / len(loader), 3),
-                                                **metrics})
-                            tqdm.write(f"{desc} step {step}: {metrics}")
-                        accelerator.wait_for_everyone()
-                    if checkpointer and checkpointer.due(step) and step < total_steps:
-                        curves.train_seconds = seconds_trained()
-                        checkpointer.save(step, model, optimizer, scheduler,
-                                          {**asdict(curves), "window": window})
-                if step == total_steps:
-                    break
-    curves.steps = step
-    curves.train_seconds = seconds_trained()
-    accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)
-    if accelerator.num_processes > 1:
-        torch.distributed.destroy_process_group()
-    return curves
+    def restore(self) -> dict | None:
+        """The checkpoint of an earlier, interrupted run with the same identity, loaded."""
+        resumed = self.checkpointer.load() if self.checkpointer else None
+        if resumed:
+            self.model.load_state_dict(resumed["model"])
+            self.optimizer.load_state_dict(resumed["optimizer"])
+            self.scheduler.load_state_dict(resumed["scheduler"])
+            self.window = resumed["progress"].pop("window")
+            self.curves = Curves(**resumed["progress"])
+        return resumed
+
+    def evaluate(self, step: int) -> None:
+        """Score on rank 0 (the others wait); scoring time is kept out of the training time."""
+        if self.accelerator.is_main_process:
+            start = time.perf_counter()
+            metrics = self.evaluate_fn(self.model)
+            self.curves.eval_seconds += time.perf_counter() - start
+            self.curves.eval.append({"step": step, "epoch": round(step / len(self.loader), 3),
+                                     **metrics})
+            tqdm.write(f"{self.desc} step {step}: {metrics}")
+        self.accelerator.wait_for_everyone()
+
+    def seconds_trained(self) -> float:
+        scoring = self.curves.eval_seconds - self.scored_before
+        return self.trained_before + time.perf_counter() - self.started - scoring
+
+    def run(self) -> Curves:
+        self.started = time.perf_counter()
+        self.scored_before = self.curves.eval_seconds
+        self.trained_before = self.curves.train_seconds
+        step = 0
+        with tqdm(total=self.total_steps, initial=self.resume_at, desc=self.desc, unit="step",
+                  disable=not self.accelerator.is_main_process) as bar:
+            while step < self.total_steps:
+                self.prepared.train()
+                for global_batch in self.loader:
+                    step += 1
+                    if step == self.resume_at:  # the data order is replayed up to the checkpoint
+                        restore_rng(self.resumed["rng"])
+                    if step > self.resume_at:
+                        self.step(step, global_batch, bar)
+                    if step == self.total_steps:
+                        break
+        self.curves.steps = step
+        self.curves.train_seconds = self.seconds_trained()
+        self.accelerator.unwrap_model(self.prepared, keep_fp32_wrapper=False)
+        if self.accelerator.num_processes > 1:
+            torch.distributed.destroy_process_group()
+        return self.curves
+
+    def step(self, step: int, global_batch: dict, bar) -> None:
+        """One optimizer step, then the loss point, the epoch-end score and the checkpoint
+        that are due at it."""
+        loss = training_step(self.prepared, global_batch, self.loss_fn, self.accelerator,
+                             self.settings, f"{self.desc}, step {step}")
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.curves.examples += len(global_batch["input_ids"])
+        self.curves.tokens += global_batch["input_ids"].numel()
+        self.window.append(loss)
+        bar.update(1)
+        last = step == self.total_steps
+        if step % self.settings.log_every == 0 or last:
+            self.curves.loss.append({"step": step,
+                                     "loss": round(sum(self.window) / len(self.window), 5)})
+            bar.set_postfix(loss=f"{self.curves.loss[-1]['loss']:.4f}")
+            self.window = []
+        if step % len(self.loader) == 0 or last:
+            self.evaluate(step)
+        if self.checkpointer and self.checkpointer.due(step) and not last:
+            self.curves.train_seconds = self.seconds_trained()
+            self.checkpointer.save(step, self.model, self.optimizer, self.scheduler,
+                                   {**asdict(self.curves), "window": self.window})
 
 
 def training_step(prepared, global_batch, loss_fn, accelerator, settings, where) -> float:

@@ -31,6 +31,6 @@ def quantize_dynamic(fp32_onnx: Path, dest: Path, scheme: Scheme, modules: list,
     if modules and not excluded:
         raise PipelineError(f"no ONNX node belongs to {modules}; the ignored scope cannot be "
                             "honoured by ptq_dynamic")
-    ort_quantize_dynamic(fp32_onnx, dest, per_channel=scheme.per_channel,
-                         weight_type={"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}[weight_type],
+    weights = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}[weight_type]
+    ort_quantize_dynamic(fp32_onnx, dest, per_channel=scheme.per_channel, weight_type=weights,
                          nodes_to_exclude=excluded)

@@ -74,7 +74,7 @@ class ExportedModel:
         if self.task.is_qa:
             answers, _ = postprocess(frame, split.windows, outputs["start_logits"],
                                      outputs["end_logits"], self.settings.qa,
-                                     with_null=self.task.squad_version == 2)
+                                     with_null=self.task.has_null_answers)
             return [{"answer": answers[i]} for i in frame["id"]]
         logits = np.stack(outputs["logits"])
         if self.task.is_regression:

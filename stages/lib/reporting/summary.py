@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..tasks.registry import get_task
 from ..quantization.methods import FP32, METHODS, onnx_row, row_label, torch_methods
+from ..tasks.registry import get_task
 from .references import drop, relative_drop
 
 METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"

@@ -31,7 +31,7 @@ def score_split(logits: np.ndarray, labels: np.ndarray, task: Task) -> dict:
 
 def score_answers(outputs: dict, split, task: Task, settings: QASettings) -> dict:
     """The official SQuAD metrics of one split, after the n-best answer search."""
-    with_null = task.squad_version == 2
+    with_null = task.has_null_answers
     answers, null_odds = postprocess(split.frame, split.windows, outputs["start_logits"],
                                         outputs["end_logits"], settings, with_null)
     result = evaluate(split.frame, answers, null_odds if with_null else None)

@@ -42,6 +42,11 @@ class Task:
         return ("start_logits", "end_logits") if self.is_qa else ("logits",)
 
     @property
+    def has_null_answers(self) -> bool:
+        """SQuAD 2.0: a question may have no answer in its context."""
+        return self.squad_version == 2
+
+    @property
     def squad_release(self) -> str | None:
         """The SQuAD release a QA task follows, as its files and papers name it."""
         return {1: "1.1", 2: "2.0"}.get(self.squad_version)
