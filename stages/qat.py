@@ -75,7 +75,7 @@ def main():
             label_suffix=" + distillation" if distill else "")
     checkpointer.clear()
     print(f"QAT {task.name}: {curves.eval[-1]} in {wall_s:.0f} s; training {curves.throughput()}")
-    return {"wall_s": round(wall_s, 2), "device": device.type,
+    return {"quantize_s": round(wall_s, 2), "device": device.type,
             "eval_s": round(curves.eval_seconds, 1), "training": curves.throughput()}
 
 

@@ -26,5 +26,5 @@ def read_record(folder: Path) -> dict:
 
 
 def how_it_was_made(method: str) -> dict:
-    """The method's record with what its stage measured making it (wall_s, training, ...)."""
+    """The method's record with what its stage measured making it (quantize_s, training, ...)."""
     return {**read_record(method_dir(method)), **stage_facts(method)}

@@ -110,7 +110,7 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
     training = f"FP32 fine-tuning: {settings_text(params['finetune'])}"
     if record:
         training += (f"\n- INT8: {get_method(name).how_made}; scheme: {record['scheme']}; "
-                     f"{settings_text(params[name])}; took {record['wall_s']:.0f} s")
+                     f"{settings_text(params[name])}; took {record['quantize_s']:.0f} s")
     rows = ", ".join(f"{split} {n}" for split, n in data_info["rows"].items())
     labels = ", ".join(task.label_names) if task.label_names else task.kind
     lines = [

@@ -30,12 +30,12 @@ def row_order(evaluations: dict) -> list:
 
 
 def build_table(evaluations: dict, metric_names: list, records: dict) -> pd.DataFrame:
-    """`records`: method -> its method.json (label, scheme, wall_s)."""
+    """`records`: method -> how it was made (label, scheme, quantize_s)."""
     base = evaluations[FP32]
     rows = []
     for name in row_order(evaluations):
         values, method = evaluations[name], model_of(name)
-        record = records.get(method, {"label": "FP32", "scheme": "-", "wall_s": None})
+        record = records.get(method, {"label": "FP32", "scheme": "-", "quantize_s": None})
         rows.append({
             "model": name, "method": record["label"],
             "precision": "FP32" if method == FP32 else "INT8",
@@ -47,7 +47,7 @@ def build_table(evaluations: dict, metric_names: list, records: dict) -> pd.Data
             "size_mb": values["size_mb"],
             "latency_ms": values["latency_ms"],
             "speedup": round(base["latency_ms"] / values["latency_ms"], 2),
-            "cost_s": record["wall_s"],
+            "cost_s": record["quantize_s"],
             "scheme": record["scheme"],
         })
     return pd.DataFrame(rows)
