@@ -126,7 +126,9 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert table.loc["onnx_qat", "method"] == "QAT + distillation"
     assert "distill a=0.5 T=2.0" in table.loc["onnx_qat", "scheme"]
 
-    dvc(workspace, "exp", "run", "-S", "task=stsb")
+    # A random model's STS-B outputs barely vary (spread ~1e-4), so its Pearson is noise that
+    # INT8 kernels move by tens of points on CPUs without VNNI; parity is checked on MRPC above.
+    dvc(workspace, "exp", "run", "-S", "task=stsb", "-S", "export.parity_tolerance=200")
     diff = dvc(workspace, "metrics", "diff", "--json").stdout
     changed = json.loads(diff)["reports/metrics.json"]
     assert {"fp32.pearson", "qat.pearson", "onnx_ptq_dynamic.spearman"} <= set(changed)

@@ -6,8 +6,13 @@ import onnxruntime as ort
 from tqdm.auto import tqdm
 
 
-def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+def session(path: Path, threads: int | None = None,
+            integer_kernels: bool = True) -> ort.InferenceSession:
+    """integer_kernels=False runs each QuantizeLinear/DequantizeLinear as written, in float:
+    the arithmetic NNCF's fake quantization does, with none of the CPU's INT8 kernels."""
     options = ort.SessionOptions()
+    if not integer_kernels:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
