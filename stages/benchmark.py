@@ -2,8 +2,10 @@
 
 PyTorch FP32, then FP32 and each INT8 model on ONNX Runtime and on OpenVINO (with its float
 parts in FP32 and in BF16), at each batch size, sequence length and thread count in
-`benchmark:`, with warm-up, median and p90. Every engine is also scored on the validation
-split through the same call that is timed, so a fast number never hides a wrong one.
+`benchmark:`, with warm-up, median and p90. Every engine has a score on the validation split
+through the same `Engine.infer` that is timed, so a fast number never hides a wrong one: PyTorch
+and ONNX Runtime as the evaluate and export stages measured them (each model is scored once
+per runtime), OpenVINO here.
 Outputs: reports/benchmark/{accuracy.json (metrics), timings.json, timings.csv,
 benchmark.md, benchmark.png}.
 """
@@ -13,34 +15,29 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from stages.lib.config.params import load_params
-from stages.lib.core.files import atomic_dir, size_mb, write_json, write_text
+from stages.lib.core.files import atomic_dir, read_json, size_mb, write_json, write_text
 from stages.lib.core.paths import BENCHMARK_DIR as OUT
-from stages.lib.core.paths import DATA_DIR, FP32_DIR, ONNX_DIR
+from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, ONNX_DIR
 from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import check_prepared_task
-from stages.lib.inference.profiling import onnxruntime_ops, openvino_ops
-from stages.lib.inference.runtimes import (
-    cpu_description,
-    onnxruntime_engine,
-    openvino_engine,
-    pytorch_engine,
-    versions,
-)
+from stages.lib.inference.engines import onnxruntime_engine, openvino_engine, pytorch_engine
+from stages.lib.inference.machine import cpu_description, versions
+from stages.lib.inference.profiling import engine_ops
 from stages.lib.inference.timing import thread_count, time_call
 from stages.lib.modeling.evaluation import evaluation_inputs
 from stages.lib.modeling.inputs import latency_batch
 from stages.lib.modeling.models import load_task_model
+from stages.lib.quantization.methods import onnx_row
 from stages.lib.reporting.benchmark_report import (
     describe,
     fastest,
-    float_precision,
     grid_table,
     markdown,
     shapes,
     speed_targets,
 )
 from stages.lib.reporting.charts import plot_benchmark
-from stages.lib.tasks.metrics import score_outputs
+from stages.lib.tasks.metrics import headline_split
 from stages.lib.tasks.registry import get_task
 
 
@@ -49,7 +46,7 @@ def engine_builders(params: dict, task) -> list:
     bench, models = params["benchmark"], ["fp32", *params["methods"]]
     builders = []
     if "pytorch" in bench["runtimes"]:
-        builders.append(lambda t: pytorch_engine(load_task_model(FP32_DIR, task),
+        builders.append(lambda t: pytorch_engine("fp32", load_task_model(FP32_DIR, task),
                                                  task.output_names, t))
     for model in models:
         path = ONNX_DIR / f"{model}.onnx"
@@ -61,14 +58,26 @@ def engine_builders(params: dict, task) -> list:
     return builders
 
 
+# The stage that already scored each runtime's engines (each model is scored once per
+# runtime), and the row it wrote for a model.
+SCORED_BY = {"pytorch": (EVAL_DIR / "pytorch.json", lambda model: model),
+             "onnxruntime": (EVAL_DIR / "onnx.json", onnx_row)}
+
+
 def accuracy_of(engine, split, task, settings) -> dict:
-    metrics = score_outputs(engine.predict(split.loader), split, task, settings)
+    """The validation split's scores and `main`: read from evaluate/export where they scored
+    this model on this runtime, else measured here."""
+    if engine.runtime in SCORED_BY:
+        path, row = SCORED_BY[engine.runtime]
+        return headline_split(read_json(path)[row(engine.model)], task)
+    metrics = task.kind.score(engine.predict(split.loader), split, task, settings)
     return {**metrics, "main": metrics[task.main_metric]}
 
 
-def profile(rows: list, batches: dict, seq: int, threads: int) -> dict:
+def profile(rows: list, rebuild: dict, batches: dict, seq: int, threads: int) -> dict:
     """Time per operator at the largest batch: the fastest INT8 engine, the fastest float one,
-    and the fastest INT8 model on ONNX Runtime (the results table's runtime) when it differs."""
+    and the fastest INT8 model on ONNX Runtime (the results table's runtime) when it differs.
+    `rebuild`: engine name -> a new copy of that engine (at `threads`)."""
     largest = max(r["batch"] for r in rows)
     ort_rows = [r for r in rows if r["runtime"] == "onnxruntime"]
     picks = [fastest(rows, largest, seq, threads, int8=True),
@@ -78,10 +87,8 @@ def profile(rows: list, batches: dict, seq: int, threads: int) -> dict:
     for best in picks:
         if best is None or best["runtime"] == "pytorch" or describe(best) in tables:
             continue
-        path, batch = ONNX_DIR / f"{best['model']}.onnx", batches[(largest, seq)]
-        tables[describe(best)] = (
-            onnxruntime_ops(path, batch, threads, runs=3) if best["runtime"] == "onnxruntime"
-            else openvino_ops(path, batch, threads, float_precision(best["precision"]), runs=3))
+        engine = rebuild[f"{best['model']}/{best['runtime']}/{best['precision']}"]()
+        tables[describe(best)] = engine_ops(engine, batches[(largest, seq)])
     return tables
 
 
@@ -109,7 +116,7 @@ def main():
     thread_counts = list(dict.fromkeys(thread_count(t) for t in bench["threads"]))
     batches = {(b, s): latency_batch(tokenizer, validation.frame, b, s) for b, s in grid}
 
-    rows, accuracy = [], {}
+    rows, accuracy, rebuild = [], {}, {}
     for build in tqdm(engine_builders(params, task), desc="engines", unit="engine"):
         for threads in sorted(thread_counts, reverse=True):
             engine = build(threads)
@@ -118,12 +125,13 @@ def main():
                     tqdm.write(f"{engine.name}: the same engine as before, skipped")
                     break
                 accuracy[engine.name] = accuracy_of(engine, validation, task, settings)
+                rebuild[engine.name] = lambda build=build, threads=threads: build(threads)
             rows += time_engine(engine, batches, bench)
     models = ["fp32", *params["methods"]]
     sizes = {model: size_mb(ONNX_DIR / f"{model}.onnx") for model in models}
     seq, threads = grid[0][1], max(thread_counts)
     targets = speed_targets(rows, sizes, seq, threads)
-    profiles = profile(rows, batches, seq, threads) if bench["profile"] else {}
+    profiles = profile(rows, rebuild, batches, seq, threads) if bench["profile"] else {}
     machine = {**cpu_description(), **versions()}
 
     with atomic_dir(OUT) as scratch:

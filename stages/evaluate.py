@@ -13,9 +13,10 @@ from stages.lib.core.files import size_mb, write_json
 from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, INT8_DIR
 from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import check_prepared_task
-from stages.lib.inference.timing import time_torch
+from stages.lib.inference.engines import pytorch_engine, score_engine
+from stages.lib.inference.timing import thread_count
 from stages.lib.modeling.device import pick_device
-from stages.lib.modeling.evaluation import evaluate_torch, evaluation_inputs
+from stages.lib.modeling.evaluation import evaluation_inputs
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.methods import torch_methods
 from stages.lib.quantization.nncf_backend import WEIGHTS, load_quantized
@@ -43,10 +44,11 @@ def main():
 
     results, timings = {}, {}
     for name, (load, weights) in torch_models(params["methods"], task).items():
-        model = load().to(device)
-        results[name] = {**evaluate_torch(model, splits, task, settings, device, desc=name),
+        engine = pytorch_engine(name, load(), task.output_names,
+                                thread_count(latency["threads"]), device)
+        results[name] = {**score_engine(engine, splits, task, settings),
                          "size_mb": size_mb(weights)}
-        timings[name] = time_torch(model, timing_batch, device, latency)
+        timings[name] = engine.time(timing_batch, latency["warmup"], latency["repeats"])
         print(f"{name}: {results[name]} {timings[name]}")
     write_json(RESULTS, results)
     return {"latency": timings}  # reports/timings/evaluate.json: never in a cached output

@@ -18,15 +18,14 @@ from stages.lib.core.files import atomic_dir, read_json, size_mb, write_json
 from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, ONNX_DIR, method_dir
 from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.inference.engines import onnxruntime_engine, score_engine
 from stages.lib.inference.onnx_export import export, store_weights_as_int8, trace_example
-from stages.lib.inference.onnx_session import predict, session
-from stages.lib.inference.timing import thread_count, time_onnx
+from stages.lib.inference.timing import thread_count
 from stages.lib.modeling.evaluation import evaluation_inputs
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.methods import FP32, get_method, onnx_row
 from stages.lib.quantization.nncf_backend import load_quantized, strip_for_export
 from stages.lib.quantization.ort_backend import ONNX_MODEL
-from stages.lib.tasks.metrics import score
 from stages.lib.tasks.registry import get_task
 
 TORCH_RESULTS, RESULTS = EVAL_DIR / "pytorch.json", EVAL_DIR / "onnx.json"
@@ -51,6 +50,13 @@ def check_parity(name: str, onnx_main: float, torch_main: float, tolerance: floa
     raise PipelineError(message + ". Nothing was written")
 
 
+def float_qdq_main(engine, splits: dict, task, settings) -> float:
+    """The headline score of `engine`'s ONNX file with its Q/DQ run in float."""
+    emulated = onnxruntime_engine(engine.model, engine.path, engine.threads,
+                                  integer_kernels=False)
+    return score_engine(emulated, splits, task, settings)["main"]
+
+
 def write_onnx(name: str, task, example: dict, path: Path, opset: int) -> None:
     if name != FP32 and not get_method(name).has_torch_model:  # made as ONNX already
         shutil.copy2(method_dir(name) / ONNX_MODEL, path)
@@ -60,12 +66,6 @@ def write_onnx(name: str, task, example: dict, path: Path, opset: int) -> None:
     export(model, example, path, opset, task.output_names)
     if name != FP32:
         store_weights_as_int8(path)
-
-
-def score_onnx(sess, splits: dict, task, settings, name: str) -> dict:
-    outputs = {split: predict(sess, data.loader, desc=f"onnx {name} {split}")
-               for split, data in splits.items()}
-    return score(outputs, splits, task, settings)
 
 
 def main():
@@ -82,16 +82,15 @@ def main():
         for name in ["fp32", *params["methods"]]:
             path = scratch / f"{name}.onnx"
             write_onnx(name, task, example, path, params["export"]["opset"])
-            sess = session(path, thread_count(latency["threads"]))
-            metrics = score_onnx(sess, splits, task, settings, name)
+            engine = onnxruntime_engine(name, path, thread_count(latency["threads"]))
+            metrics = score_engine(engine, splits, task, settings)
             if name in torch_results:  # methods with a PyTorch model to compare with
                 check_parity(name, metrics["main"], torch_results[name]["main"],
                              params["export"]["parity_tolerance"],
-                             lambda: score_onnx(session(path, integer_kernels=False), splits,
-                                                task, settings, name)["main"])
+                             lambda: float_qdq_main(engine, splits, task, settings))
             row = onnx_row(name)
             results[row] = {**metrics, "size_mb": size_mb(path)}
-            timings[row] = time_onnx(sess, timing_batch, latency)
+            timings[row] = engine.time(timing_batch, latency["warmup"], latency["repeats"])
             print(f"{row}: {results[row]} {timings[row]}")
     write_json(RESULTS, results)
     return {"latency": timings}  # reports/timings/export.json: never in a cached output

@@ -26,7 +26,7 @@ from stages.lib.tasks.registry import get_task
 
 def model_info(task, params: dict, name: str) -> dict:
     settings = input_settings(params, task)
-    return {"task": task.name, "kind": task.kind, "model": name,
+    return {"task": task.name, "kind": task.kind.name, "model": name,
             "precision": "FP32" if name == "fp32" else "INT8",
             "text_fields": list(task.text_fields), "labels": task.label_names and
             list(task.label_names), "outputs": list(task.output_names),

@@ -42,7 +42,7 @@ def main():
         start = time.perf_counter()
         quantize_dynamic(fp32_onnx, scratch / ONNX_MODEL, scheme, kept, weight_type)
         wall_s = time.perf_counter() - start
-        write_record(scratch, "ptq_dynamic", scheme.describe("ptq_dynamic", weight_type))
+        write_record(scratch, "ptq_dynamic", scheme.describe("ptq_dynamic", weight_type), params)
     print(f"PTQ dynamic {task.name}: quantized in {wall_s:.1f} s")
     return {"quantize_s": round(wall_s, 2), "device": "cpu"}
 

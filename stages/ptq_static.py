@@ -43,7 +43,7 @@ def main():
 
     with atomic_dir(OUT_DIR) as scratch:
         save_quantized(qmodel.cpu(), scratch, FP32_DIR)
-        write_record(scratch, "ptq_static", scheme.describe("ptq_static"))
+        write_record(scratch, "ptq_static", scheme.describe("ptq_static"), params)
     print(f"PTQ static {task.name}: calibrated on {scheme.subset_size} samples in {wall_s:.0f} s")
     return {"quantize_s": round(wall_s, 2), "device": device.type}
 

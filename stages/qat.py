@@ -71,8 +71,7 @@ def main():
         save_quantized(qmodel.cpu(), scratch, FP32_DIR)
         curves.write(scratch, "qat")
         write_record(scratch, "qat", scheme.describe("qat") + (
-            f", distill a={distill.alpha} T={distill.temperature}" if distill else ""),
-            label_suffix=" + distillation" if distill else "")
+            f", distill a={distill.alpha} T={distill.temperature}" if distill else ""), params)
     checkpointer.clear()
     print(f"QAT {task.name}: {curves.eval[-1]} in {wall_s:.0f} s; training {curves.throughput()}")
     return {"quantize_s": round(wall_s, 2), "device": device.type,

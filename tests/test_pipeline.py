@@ -9,7 +9,7 @@ import pandas as pd
 import yaml
 from conftest import REPO, SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
 
-from stages.lib.inference.runtimes import cpu_description
+from stages.lib.inference.machine import cpu_description
 
 SQUAD_FILE = SHARED_DATA / "squad" / "dev-v2.0-5-articles.json"
 

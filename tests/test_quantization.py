@@ -2,19 +2,17 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import GLUE_DIR, needs_glue
+from conftest import GLUE_DIR, needs_glue, ort_logits
 from transformers import AutoTokenizer
 
 from stages.export import check_parity
 from stages.lib.core.errors import PipelineError
 from stages.lib.data.sources import load_local, prepare
-from stages.lib.inference import onnx_session
 from stages.lib.inference.onnx_export import export, store_weights_as_int8
-from stages.lib.inference.onnx_session import session
-from stages.lib.modeling.features import encode
 from stages.lib.modeling.inputs import make_loader, predict
 from stages.lib.modeling.models import load_task_model, save_model_folder
 from stages.lib.modeling.training import TrainSettings, make_optimizer
+from stages.lib.quantization.methods import get_method
 from stages.lib.quantization.nncf_backend import (
     load_quantized,
     quantize,
@@ -23,10 +21,12 @@ from stages.lib.quantization.nncf_backend import (
 )
 from stages.lib.quantization.ort_backend import onnx_module_name, quantize_dynamic
 from stages.lib.quantization.scheme import Scheme, ignored_modules
+from stages.lib.tasks.kinds import encode
 from stages.lib.tasks.registry import get_task
 
 MIXED = Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
 KEEP_HEAD_AND_WORDS = (r"classifier", r"bert\.embeddings\.word_embeddings")
+
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +64,13 @@ def test_int8_onnx_is_standard_qdq_and_matches_pytorch(quantized, tmp_path):
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert not any(node.domain == "org.openvinotoolkit" for node in onnx.load(str(path)).graph.node)
-    sess = session(path, threads=1)
     loader = make_loader(items, tokenizer, 8)
-    onnx_logits = np.stack(onnx_session.predict(sess, loader)["logits"])
+    onnx_logits = ort_logits(path, loader)
     torch_logits = np.stack(predict(qmodel, loader, "cpu")["logits"])
     assert np.abs(onnx_logits - torch_logits).max() < 0.05
     assert (onnx_logits.argmax(-1) == torch_logits.argmax(-1)).mean() >= 0.9
     # Q/DQ run in float is NNCF's own arithmetic: what the parity gate's diagnosis relies on.
-    emulated = np.stack(onnx_session.predict(session(path, integer_kernels=False),
-                                             loader)["logits"])
+    emulated = ort_logits(path, loader, integer_kernels=False)
     np.testing.assert_allclose(emulated, torch_logits, atol=1e-4)
 
 
@@ -82,10 +80,10 @@ def test_int8_weights_are_stored_as_int8_with_identical_outputs(quantized, tmp_p
     path = tmp_path / "int8.onnx"
     export(strip_for_export(qmodel, batch), batch, path, opset=17)
     loader = make_loader(items, tokenizer, 8)
-    before = np.stack(onnx_session.predict(session(path), loader)["logits"])
+    before = ort_logits(path, loader)
     size_before = path.stat().st_size
     store_weights_as_int8(path)
-    after = np.stack(onnx_session.predict(session(path), loader)["logits"])
+    after = ort_logits(path, loader)
     np.testing.assert_array_equal(before, after)
     graph = onnx.load(str(path)).graph
     int8_weights = [i for i in graph.initializer
@@ -232,8 +230,8 @@ def test_dynamic_quantization_runs_integer_kernels_close_to_fp32(quantized, tiny
     quantize_dynamic(fp32, dynamic, MIXED, [], "int8")
     assert "MatMulInteger" in {node.op_type for node in onnx.load(str(dynamic)).graph.node}
     loader = make_loader(items, tokenizer, 8)
-    expected = np.stack(onnx_session.predict(session(fp32), loader)["logits"])
-    got = np.stack(onnx_session.predict(session(dynamic), loader)["logits"])
+    expected = ort_logits(fp32, loader)
+    got = ort_logits(dynamic, loader)
     assert np.abs(expected - got).max() < 0.1
     int8_weights = [i for i in onnx.load(str(dynamic)).graph.initializer
                     if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
@@ -253,3 +251,11 @@ def test_onnx_node_names_map_back_to_module_names():
         "/model/bert/encoder/layer.3/attention/self/query/MatMul") == \
         "bert.encoder.layer.3.attention.self.query"
     assert onnx_module_name("/model/classifier/Gemm") == "classifier"
+
+
+def test_a_method_variant_is_named_from_its_params_nested_or_flattened():
+    qat = get_method("qat")
+    assert qat.label_for({"qat": {"distill": {"enabled": True}}}) == "QAT + distillation"
+    assert qat.label_for({"qat.distill.enabled": True}) == "QAT + distillation"  # dvc exp show
+    assert qat.label_for({"qat": {"distill": {"enabled": False}}}) == "QAT"
+    assert get_method("ptq_static").label_for({}) == "PTQ static"

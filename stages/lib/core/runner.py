@@ -49,6 +49,9 @@ def seconds_since_process_start() -> float | None:
 
 
 def record_wall_time(stage: str, main_s: float, facts: dict) -> None:
+    clash = {"stage", "wall_s", "main_s"} & set(facts)
+    if clash:  # a stage's own figure must not overwrite the runner's (it once did)
+        raise ValueError(f"stage {stage} returned {sorted(clash)}, which the runner records")
     wall = seconds_since_process_start()
     record = {"stage": stage, "wall_s": round(wall if wall and wall >= main_s else main_s, 2),
               "main_s": round(main_s, 2), **facts}

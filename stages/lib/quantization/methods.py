@@ -18,21 +18,41 @@ class Method:
     backend: str    # nncf: a fake-quantized PyTorch model, exported to ONNX Q/DQ;
                     # onnxruntime: quantizes the FP32 ONNX file, no PyTorch model
     how_made: str   # one line for the model card
+    effort: int     # what making it takes: 0 no data, 1 calibration, 2 training
     published_as: tuple = ()  # words in a published row's method that mean this method
+    variants: tuple = ()      # (param, label suffix): a param that makes another variant
 
     @property
     def has_torch_model(self) -> bool:
         return self.backend == "nncf"
 
+    def label_for(self, params: dict) -> str:
+        """The label of what these params make ('QAT + distillation'). `params` nested as in
+        params.yaml, or flattened with dots as `dvc exp show` gives them."""
+        return self.label + "".join(suffix for key, suffix in self.variants
+                                    if _lookup(params, key))
+
+
+def _lookup(params: dict, dotted: str):
+    if dotted in params:
+        return params[dotted]
+    node = params
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
 
 METHODS = {m.name: m for m in [
     Method("qat", "QAT", "nncf", "quantization-aware training (NNCF): calibration, then "
-           "training with the quantizers"),
+           "training with the quantizers", effort=2,
+           variants=(("qat.distill.enabled", " + distillation"),)),
     Method("ptq_static", "PTQ static", "nncf", "post-training static quantization (NNCF): "
-           "calibration only", published_as=("static",)),
+           "calibration only", effort=1, published_as=("static",)),
     Method("ptq_dynamic", "PTQ dynamic", "onnxruntime", "post-training dynamic quantization "
            "(ONNX Runtime): INT8 weights, activations quantized per batch at run time",
-           published_as=("dynamic",)),
+           effort=0, published_as=("dynamic",)),
 ]}
 DEFAULT = "qat"  # what a published row made by neither static nor dynamic PTQ compares with
 

@@ -15,7 +15,7 @@ from transformers import AutoConfig
 
 from ..modeling.distributed import broadcast_object, is_main
 from ..modeling.inputs import make_loader, to_device
-from ..modeling.models import copy_model_files, model_class
+from ..modeling.models import copy_model_files
 from .scheme import Scheme, ignored_modules
 
 WEIGHTS, NNCF_CONFIG = "quantized.safetensors", "nncf_config.json"
@@ -84,7 +84,7 @@ def save_quantized(qmodel, dest: Path, fp32_dir: Path) -> None:
 def load_quantized(folder: Path, task):
     """The fake-quantized model exactly as calibration (and training) left it."""
     folder = Path(folder)
-    skeleton = model_class(task).from_config(AutoConfig.from_pretrained(folder))
+    skeleton = task.kind.model_class().from_config(AutoConfig.from_pretrained(folder))
     qmodel = nncf.torch.load_from_config(skeleton.eval(),
                                          json.loads((folder / NNCF_CONFIG).read_text()))
     qmodel.load_state_dict(load_file(folder / WEIGHTS))

@@ -12,9 +12,8 @@ from .methods import get_method
 RECORD = "method.json"
 
 
-def write_record(folder: Path, method: str, scheme: str, label_suffix: str = "") -> None:
-    record = {"method": method, "label": get_method(method).label + label_suffix,
-              "scheme": scheme}
+def write_record(folder: Path, method: str, scheme: str, params: dict) -> None:
+    record = {"method": method, "label": get_method(method).label_for(params), "scheme": scheme}
     (Path(folder) / RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
 

@@ -27,16 +27,8 @@ def results_table(name: str, metrics: dict, latency: dict, criterion: dict, task
     return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f")
 
 
-def example_texts(task: Task) -> list:
-    if task.is_qa:
-        return ["Who wrote it?", "It was written by Jane Austen in 1813."]
-    if len(task.text_fields) == 2:
-        return ["A man is playing a guitar.", "A man plays music."]
-    return ["a gripping, beautifully shot film"]
-
-
 def usage(folder: str, task: Task) -> str:
-    texts = example_texts(task)
+    texts = task.kind.example_texts(task)
     return f"""```bash
 python -m stages.tools.predict {folder} {' '.join(f'"{t}"' for t in texts)}
 python -m stages.tools.predict {folder} --file inputs.tsv  # one example per line, tab-separated
@@ -83,7 +75,7 @@ def speed_section(name: str, folder: str, task: Task, benchmark: dict, accuracy:
 
 
 def openvino_usage(folder: str, task: Task, hint: str) -> str:
-    texts = example_texts(task)
+    texts = task.kind.example_texts(task)
     return f"""```python
 import openvino as ov
 from transformers import AutoTokenizer
@@ -112,7 +104,7 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
         training += (f"\n- INT8: {get_method(name).how_made}; scheme: {record['scheme']}; "
                      f"{settings_text(params[name])}; took {record['quantize_s']:.0f} s")
     rows = ", ".join(f"{split} {n}" for split, n in data_info["rows"].items())
-    labels = ", ".join(task.label_names) if task.label_names else task.kind
+    labels = task.kind.outputs_text(task)
     lines = [
         f"# {task.name} · {record['label'] if record else 'FP32'} · ONNX",
         "",
@@ -123,7 +115,7 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
         "",
         "## Model",
         f"- base model: {base_model_text(params['model']['name'])}",
-        f"- task: `{task.name}` ({task.kind}); outputs: {labels}",
+        f"- task: `{task.name}` ({task.kind.name}); outputs: {labels}",
         "- precision: " + ("FP32" if not record else
                            "INT8 (ONNX Runtime integer kernels, INT8 weights)"),
         f"- inputs: {', '.join(task.text_fields)}, at most "

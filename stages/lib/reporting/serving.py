@@ -7,16 +7,14 @@ of fields, or an input longer than the model was trained on is refused, not cut 
 """
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy.special import softmax
 from transformers import AutoTokenizer
 
 from ..core.errors import PipelineError
 from ..core.files import read_json
-from ..inference.onnx_session import predict, session
-from ..modeling.features import InputSettings, eval_split
-from ..tasks.qa import QASettings, postprocess
+from ..inference.engines import onnxruntime_engine
+from ..inference.timing import thread_count
+from ..modeling.features import eval_split
 from ..tasks.registry import get_task
 
 INFO_FILE, MODEL_FILE = "model_info.json", "model.onnx"
@@ -30,10 +28,10 @@ class ExportedModel:
                                 f"{MODEL_FILE}); `dvc repro` writes them to models/export/")
         self.info = read_json(folder / INFO_FILE)
         self.task = get_task(self.info["task"])
-        qa = QASettings(**self.info["qa"]) if self.task.is_qa else None
-        self.settings = InputSettings(self.info["max_length"], qa)
+        self.settings = self.task.kind.settings_from_info(self.info)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.session = session(folder / MODEL_FILE, threads)
+        self.engine = onnxruntime_engine(self.info["model"],
+                                         folder / MODEL_FILE, thread_count(threads))
 
     @property
     def fields(self) -> tuple:
@@ -53,12 +51,8 @@ class ExportedModel:
             self._check_length(number, texts)
 
     def _check_length(self, number: int, texts: list) -> None:
-        if self.task.is_qa:  # a long context is read in windows; only the question is bounded
-            limit, field = self.settings.qa.max_question_length, self.fields[0]
-            length = len(self.tokenizer(texts[0], add_special_tokens=False)["input_ids"])
-        else:
-            limit, field = self.settings.max_length, " + ".join(self.fields)
-            length = len(self.tokenizer(*texts)["input_ids"])
+        field, length, limit = self.task.kind.bounded_text(self.tokenizer, texts, self.fields,
+                                                           self.settings)
         if length > limit:
             raise PipelineError(f"input {number}: {field} is {length} tokens; this model takes "
                                 f"at most {limit}. Shorten it (or retrain with a longer "
@@ -70,21 +64,8 @@ class ExportedModel:
         frame = pd.DataFrame(columns, columns=["text_a", "text_b"])
         frame["id"] = [str(i) for i in range(len(frame))]
         split = eval_split(self.tokenizer, frame, self.task, self.settings, batch_size=16)
-        outputs = predict(self.session, split.loader, desc="predict")
-        if self.task.is_qa:
-            answers, _ = postprocess(frame, split.windows, outputs["start_logits"],
-                                     outputs["end_logits"], self.settings.qa,
-                                     with_null=self.task.has_null_answers)
-            return [{"answer": answers[i]} for i in frame["id"]]
-        logits = np.stack(outputs["logits"])
-        if self.task.is_regression:
-            return [{"score": round(float(value), 4)} for value in logits[:, 0]]
-        probabilities = softmax(logits, axis=1)
-        labels = self.task.label_names
-        return [{"label": labels[int(row.argmax())],
-                 "probabilities": {name: round(float(p), 4) for name, p in zip(labels, row)}}
-                for row in probabilities]
-
+        outputs = self.engine.predict(split.loader, desc="predict")
+        return self.task.kind.answers(outputs, split, self.task, self.settings)
 
 def read_examples(path) -> list:
     """One example per line, its texts tab-separated; blank lines are refused, not skipped."""

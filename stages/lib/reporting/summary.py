@@ -24,9 +24,10 @@ ROWS = {row: row_label(row) for row in
 INT8_ONNX_ROWS = [onnx_row(m) for m in METHODS]
 # Runs made before PTQ methods existed named QAT's rows int8 / onnx_int8.
 LEGACY_NAMES = {"int8": "qat", "onnx_int8": "onnx_qat"}
-# The methods table: each ONNX model and the method that made it.
+# The methods table: each ONNX model and the method that made it, as the effort grows.
 METHOD_TABLE = {onnx_row(FP32): ("FP32", None),
-                **{onnx_row(m.name): (m.label, m.name) for m in METHODS.values()}}
+                **{onnx_row(m.name): (m.label, m.name)
+                   for m in sorted(METHODS.values(), key=lambda m: m.effort)}}
 MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
 # Drops of every ONNX INT8 model against FP32 PyTorch: in points, and in % of FP32.
 DROP_ROWS = {**{f"drop:{m}": f"drop, {row_label(onnx_row(m))}" for m in METHODS},
@@ -220,8 +221,8 @@ def methods_table(groups: dict) -> pd.DataFrame:
             present = [run for run in members if name in run.metrics]
             if not present:
                 continue
-            if key == "qat" and present[0].params.get("qat.distill.enabled"):
-                method += " + distillation"
+            if key:
+                method = METHODS[key].label_for(present[0].params)
             row = {
                 "task": task, "column": label, "method": method,
                 "main": _mean(run.metrics[name]["main"] for run in present),

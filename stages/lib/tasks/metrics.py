@@ -1,11 +1,6 @@
 """Task metrics from model outputs, in percent as papers print them."""
-import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
-
-from .qa import QASettings, postprocess
-from .registry import Task
-from .squad_metric import evaluate
 
 METRICS = {
     "accuracy": lambda y, p: accuracy_score(y, p),
@@ -19,33 +14,7 @@ METRICS = {
 SPLIT_SUFFIX = {"validation_mismatched": "mm", "test": "test"}
 
 
-def predictions(logits: np.ndarray, task: Task) -> np.ndarray:
-    return logits[:, 0] if task.is_regression else logits.argmax(axis=-1)
-
-
-def score_split(logits: np.ndarray, labels: np.ndarray, task: Task) -> dict:
-    """Classification and regression metrics of one split."""
-    preds = predictions(logits, task)
-    return {name: round(100.0 * float(METRICS[name](labels, preds)), 4) for name in task.metrics}
-
-
-def score_answers(outputs: dict, split, task: Task, settings: QASettings) -> dict:
-    """The official SQuAD metrics of one split, after the n-best answer search."""
-    with_null = task.has_null_answers
-    answers, null_odds = postprocess(split.frame, split.windows, outputs["start_logits"],
-                                        outputs["end_logits"], settings, with_null)
-    result = evaluate(split.frame, answers, null_odds if with_null else None)
-    return {name: round(value, 4) for name, value in result.items()}
-
-
-def score_outputs(outputs: dict, split, task: Task, settings) -> dict:
-    """Metrics of one split from the model outputs (`features.EvalSplit` holds the gold)."""
-    if task.is_qa:
-        return score_answers(outputs, split, task, settings.qa)
-    return score_split(np.stack(outputs["logits"]), split.frame["label"].to_numpy(), task)
-
-
-def flatten(per_split: dict, task: Task) -> dict:
+def flatten(per_split: dict, task) -> dict:
     """Flat metrics over every evaluation split plus `main`, the headline figure.
 
     The first split's metrics keep their plain names; the others get a suffix (MNLI:
@@ -60,7 +29,15 @@ def flatten(per_split: dict, task: Task) -> dict:
     return flat
 
 
-def score(outputs: dict, splits: dict, task: Task, settings) -> dict:
+def headline_split(flat: dict, task) -> dict:
+    """The first evaluation split's metrics and `main`, out of flatten()'s figures."""
+    others = tuple(f"_{SPLIT_SUFFIX.get(split, split)}" for split in task.eval_splits[1:])
+    kept = {name: value for name, value in flat.items()
+            if name not in ("main", "size_mb") and not name.endswith(others)}
+    return {**kept, "main": flat["main"]}
+
+
+def score(outputs: dict, splits: dict, task, settings) -> dict:
     """`outputs` maps split -> model outputs, `splits` split -> features.EvalSplit."""
-    return flatten({name: score_outputs(outputs[name], splits[name], task, settings)
+    return flatten({name: task.kind.score(outputs[name], splits[name], task, settings)
                     for name in task.eval_splits}, task)

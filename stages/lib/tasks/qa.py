@@ -15,6 +15,8 @@ import pandas as pd
 
 from ..core.errors import PipelineError
 
+QA_COLUMNS = ["id", "title", "text_a", "text_b", "label"]  # text_a question, text_b context
+
 
 @dataclass(frozen=True)
 class QASettings:
@@ -154,3 +156,20 @@ def postprocess(frame: pd.DataFrame, windows: list, start_logits: list, end_logi
             if diff > settings.null_score_diff_threshold:
                 predictions[row.id] = ""
     return predictions, null_odds
+
+
+def check_answers(frame: pd.DataFrame, where: str) -> None:
+    """Every answer must be the context text at its offset; training relies on it."""
+    for row in frame.itertuples():
+        for text, start in zip(row.label["text"], row.label["answer_start"]):
+            if row.text_b[start:start + len(text)] != text:
+                raise PipelineError(f"{where}: question {row.id}: answer {text!r} is not at "
+                                    f"character {start} of its context; fix answer_start")
+    duplicated = frame["id"][frame["id"].duplicated()]
+    if len(duplicated):
+        raise PipelineError(f"{where}: question id {duplicated.iloc[0]!r} appears twice")
+
+
+def answerable_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """SQuAD v1.1 has no unanswerable questions; v2.0 data keeps only its answerable ones."""
+    return frame[frame["label"].map(lambda answers: len(answers["text"]) > 0)]

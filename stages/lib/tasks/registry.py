@@ -2,8 +2,7 @@
 from dataclasses import dataclass, field
 
 from ..core.errors import PipelineError
-
-KINDS = ("classification", "regression", "qa")
+from .kinds import CLASSIFICATION, EXTRACTIVE_QA, REGRESSION, Classification
 
 
 @dataclass(frozen=True)
@@ -14,7 +13,7 @@ class Task:
     metrics: tuple                # first one is the headline (`main`)
     eval_splits: tuple = ("validation",)  # the first is the one `main` is read from
     hub: tuple | None = None      # (path, config) for datasets.load_dataset
-    kind: str = "classification"  # one of KINDS
+    kind: Classification = CLASSIFICATION  # or REGRESSION, EXTRACTIVE_QA (see kinds.py)
     layout: str = "glue"          # local files: glue | squad | xnli (see data.load_local)
     label_aliases: dict = field(default_factory=dict)  # other spellings of label names
     squad_version: int | None = None  # 2: questions may have no answer
@@ -25,21 +24,13 @@ class Task:
     glue_headerless: dict | None = None  # column index map for the original headerless layout
 
     @property
-    def is_regression(self) -> bool:
-        return self.kind == "regression"
-
-    @property
-    def is_qa(self) -> bool:
-        return self.kind == "qa"
-
-    @property
     def num_labels(self) -> int:
-        return 1 if self.is_regression else len(self.label_names)
+        return self.kind.num_labels(self)
 
     @property
     def output_names(self) -> tuple:
         """What the model (and its ONNX file) returns."""
-        return ("start_logits", "end_logits") if self.is_qa else ("logits",)
+        return self.kind.output_names
 
     @property
     def has_null_answers(self) -> bool:
@@ -82,7 +73,7 @@ TASKS = {t.name: t for t in [
     _glue("qqp", "qqp", "QQP", ("question1", "question2"), ("question1", "question2"),
           BINARY, ("f1", "accuracy"), label="is_duplicate"),
     _glue("stsb", "stsb", "STS-B", ("sentence1", "sentence2"), ("sentence1", "sentence2"),
-          None, ("pearson", "spearman"), label="score", kind="regression"),
+          None, ("pearson", "spearman"), label="score", kind=REGRESSION),
     _glue("mnli", "mnli", "MNLI", ("premise", "hypothesis"), ("sentence1", "sentence2"),
           ("entailment", "neutral", "contradiction"), ("accuracy",), label="gold_label",
           eval_splits=("validation_matched", "validation_mismatched"),
@@ -101,10 +92,10 @@ TASKS = {t.name: t for t in [
          layout="xnli", label_aliases={"contradictory": "contradiction"}),
     # SQuAD: question first, context second; `label` holds the answers.
     Task("squad", ("question", "context"), None, ("f1", "exact"), hub=("rajpurkar/squad", None),
-         kind="qa", layout="squad", squad_version=1),
+         kind=EXTRACTIVE_QA, layout="squad", squad_version=1),
     Task("squad_v2", ("question", "context"), None,
          ("f1", "exact", "HasAns_f1", "HasAns_exact", "NoAns_f1", "NoAns_exact", "best_f1",
-          "best_exact"), hub=("rajpurkar/squad_v2", None), kind="qa", layout="squad",
+          "best_exact"), hub=("rajpurkar/squad_v2", None), kind=EXTRACTIVE_QA, layout="squad",
          squad_version=2),
 ]}
 
