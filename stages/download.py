@@ -10,7 +10,7 @@ from stages.lib.core.paths import BASE_MODEL_DIR, DATA_DIR
 from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import write_prepared
 from stages.lib.data.sources import load_hub, load_local, load_packaged, prepare
-from stages.lib.modeling.base_models import model_source, snapshot_base_model
+from stages.lib.modeling.base_models import check_length_fits, model_source, snapshot_base_model
 from stages.lib.tasks.registry import get_task
 
 
@@ -36,6 +36,8 @@ def main():
         write_prepared(splits, task, data_params["source"], data_scratch)
         source = snapshot_base_model(params["model"]["name"], model_scratch,
                                      params["model"]["trust_remote_code"])
+        check_length_fits(model_scratch, params["model"]["name"],
+                          task.kind.input_settings(params).max_length, task.kind.length_setting)
     print(f"{task.name} from {data_params['source']}: "
           + ", ".join(f"{split} {len(frame)}" for split, frame in splits.items()))
     print(f"base model {params['model']['name']} ({source}) saved to {BASE_MODEL_DIR}")

@@ -79,6 +79,8 @@ def spoil(case, glue):
         write_tsv(sst2 / "dev.tsv", GOOD_DEV[:1])
     elif case == "not utf-8":
         write_tsv(sst2 / "train.tsv", GOOD_TRAIN + [["d\xe9j\xe0 vu", "1"]], encoding="latin-1")
+    elif case == "empty text":
+        write_tsv(sst2 / "train.tsv", GOOD_TRAIN + [["  ", "1"]])
     elif case == "missing data dir":
         return local_sst2(glue.parent / "nowhere")
     elif case == "duplicated ids":
@@ -101,6 +103,7 @@ DATA_CASES = [
     ("unknown label", "sst2/validation: unknown label 'neutral'; sst2 labels are"),
     ("empty split", "split 'validation' of sst2 is empty"),
     ("not utf-8", "train.tsv is not UTF-8 text"),
+    ("empty text", "sst2/train, line 4: `sentence` is empty; fill it in or remove the row"),
     ("missing data dir", "nowhere' is not a folder"),
     ("duplicated ids", "squad/train: question id 'q1' appears twice"),
     ("not squad json", "is not a SQuAD file: expected JSON with a top-level"),
@@ -130,6 +133,7 @@ PARAM_CASES = [
     ("train.checkpoint_every", -5, "`train.checkpoint_every` must be a positive number or null"),
     ("train.abort_grad_norm", "big", "`train.abort_grad_norm` must be a positive number or null"),
     ("data", "glue", "`data` must be a mapping of keys, got 'glue'"),
+    ("export.opset", 5, "`export.opset` must be 13 to 20 (INT8 Q/DQ per channel needs 13"),
 ]
 
 
@@ -169,3 +173,37 @@ def test_params_file_that_is_not_yaml_is_named(stage_dir):
     with pytest.raises(PipelineError, match="params.yaml is not valid YAML"):
         importlib.import_module("stages.download").main()
     assert [p.name for p in stage_dir.iterdir()] == ["params.yaml"]
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_utf8(glue):
+    """Excel and Notepad save TSVs this way; the prepared rows are the same."""
+    from stages.lib.data.sources import load_local, prepare
+    from stages.lib.tasks.registry import get_task
+    task = get_task("sst2")
+    plain = prepare(load_local(task, str(glue)), task, None, None)
+    for name in ("train.tsv", "dev.tsv"):
+        path = glue / "SST-2" / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    windows = prepare(load_local(task, str(glue)), task, None, None)
+    for split in plain:
+        assert windows[split].equals(plain[split])
+
+
+def test_an_input_length_beyond_the_models_positions_is_refused_at_download(glue, stage_dir):
+    params = local_sst2(glue, **{"data.max_seq_length": 100000})
+    with pytest.raises(PipelineError, match=re.escape(
+            "`data.max_seq_length` is 100000 but model minilm-l6 reads at most 512 tokens; "
+            "lower it (e.g. -S data.max_seq_length=512)")):
+        run_download_with(stage_dir, params)
+    assert [p.name for p in stage_dir.iterdir()] == ["params.yaml"]
+
+
+@pytest.mark.parametrize("files", [[], ["config.json"]], ids=["empty", "config only"])
+def test_a_model_folder_without_a_model_leaves_nothing_behind(files, glue, stage_dir, tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    for name in files:
+        (folder / name).write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(PipelineError, match="must hold a Hugging Face model"):
+        run_download_with(stage_dir, local_sst2(glue, **{"model.name": str(folder)}))
+    assert [p.name for p in stage_dir.iterdir()] == ["params.yaml"]  # no empty models/

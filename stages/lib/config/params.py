@@ -19,9 +19,12 @@ PRESETS = ("mixed", "performance")
 DEVICES = ("auto", "cpu", "cuda")
 DROP_KINDS = ("relative", "absolute")
 WEIGHT_TYPES = ("int8", "uint8")
-RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what stages/lib/runtimes.py can build
+RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what inference/engines.py can build
 FLOAT_PRECISIONS = ("f32", "bf16")  # OpenVINO's INFERENCE_PRECISION_HINT values we offer
 MIXED_PRECISIONS = (None, "bf16", "fp16")
+# Per-channel QuantizeLinear/DequantizeLinear (NNCF's INT8 weights) need opset 13; the
+# TorchScript exporter, the one that handles NNCF's Q/DQ, writes up to opset 20.
+OPSETS = range(13, 21)
 # Every key params.yaml may hold: `dvc exp run -S` adds a mistyped key silently, so an unknown
 # key is refused rather than ignored. A section maps to its keys; None marks a leaf.
 SCHEMA = {
@@ -138,6 +141,10 @@ def validate(params: dict) -> None:
                 "qat.max_grad_norm"):
         _positive(params, key)
     _positive(params, "export.parity_tolerance")
+    if params["export"]["opset"] not in OPSETS:
+        raise PipelineError(f"`export.opset` must be {OPSETS.start} to {OPSETS.stop - 1} "
+                            f"(INT8 Q/DQ per channel needs 13; the exporter writes up to "
+                            f"{OPSETS.stop - 1}), got {params['export']['opset']!r}")
     for section in ("finetune", "qat"):
         for key in ("weight_decay", "warmup_ratio"):
             value = _require(params, f"{section}.{key}")

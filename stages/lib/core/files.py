@@ -7,17 +7,35 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def make_parents(path: Path) -> list:
+    """Create the missing folders above `path`; returns them, deepest first."""
+    created = [parent for parent in path.parents if not parent.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def remove_if_empty(folders: list) -> None:
+    """Undo make_parents after a failure, so that nothing half-made is left behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: something else lives there now
+            return
+
+
 @contextmanager
 def atomic_dir(path):
     """Yield a scratch folder that replaces `path` only if the block completes."""
     path = Path(path)
     scratch = path.with_name(f".{path.name}.partial")
     shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    created = make_parents(path)
+    scratch.mkdir()
     try:
         yield scratch
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
+        remove_if_empty(created)
         raise
     shutil.rmtree(path, ignore_errors=True)
     scratch.rename(path)
@@ -27,12 +45,13 @@ def atomic_dir(path):
 def atomic_file(path):
     """Yield a scratch file name that replaces `path` only if the block completes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = make_parents(path)
     scratch = path.with_name(f".{path.name}.partial")
     try:
         yield scratch
     except BaseException:
         scratch.unlink(missing_ok=True)
+        remove_if_empty(created)
         raise
     os.replace(scratch, path)
 

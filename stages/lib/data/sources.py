@@ -155,8 +155,9 @@ def load_local_xnli(task: Task, data_dir: str | None, language: str, train_langu
 
 
 def read_lines(path: Path) -> list:
+    """Text lines; a UTF-8 byte-order mark (Excel, Notepad) and CRLF line ends are fine."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as err:
         raise PipelineError(f"{path} is not UTF-8 text ({err})") from err
 
@@ -183,7 +184,9 @@ def read_tsv_columns(path: Path, wanted: list, lines=None, indices=None) -> pd.D
             raise PipelineError(f"{path}, line {number}: {len(fields)} tab-separated fields but "
                                 f"the header has {widest}; remove the extra tab(s)")
         records.append([fields[i] for i in indices])
-    return pd.DataFrame(records, columns=wanted)
+    first = len(lines) - len(rows) + 1
+    return pd.DataFrame(records, columns=wanted,
+                        index=pd.RangeIndex(first, first + len(records), name="line"))
 
 
 def read_glue_tsv(path: Path, task: Task) -> pd.DataFrame:
@@ -200,6 +203,19 @@ def read_glue_tsv(path: Path, task: Task) -> pd.DataFrame:
         "label": frame[task.glue_label]})
 
 
+def check_texts(frame: pd.DataFrame, task: Task, where: str) -> None:
+    """An empty text is refused with where it is: a model would be trained or scored on
+    nothing but special tokens, and the file most likely lost a field."""
+    for column, field in zip(("text_a", "text_b"), task.text_fields):
+        texts = frame[column]
+        empty = texts.isna() | (texts.astype(str).str.strip() == "")
+        if empty.any():
+            at = empty.idxmax()
+            place = f"line {at}" if frame.index.name == "line" else f"row {empty.argmax() + 1}"
+            raise PipelineError(f"{where}, {place}: `{field}` is empty; fill it in or remove "
+                                f"the row ({int(empty.sum())} such row(s) in all)")
+
+
 def sample(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     if limit is None or limit >= len(frame):
         return frame
@@ -212,6 +228,7 @@ def prepare(raw: dict, task: Task, max_train: int | None, max_eval: int | None) 
     for split in task.splits:
         if split not in raw:
             raise PipelineError(f"split {split!r} of {task.name} is missing from the source")
+        check_texts(raw[split], task, f"{task.name}/{split}")
         frame = task.kind.check_labels(raw[split], task, f"{task.name}/{split}")
         frame = sample(frame, max_train if split == "train" else max_eval)
         if frame.empty:

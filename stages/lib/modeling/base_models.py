@@ -3,7 +3,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from ..core.errors import PipelineError
 from ..data.packaged import PACKAGED_MODELS, extract_folder
@@ -54,3 +54,19 @@ def snapshot_base_model(name: str, dest: Path, trust_remote_code: bool = False) 
         tokenizer.save_pretrained(dest)
         encoder.save_pretrained(dest)
     return source
+
+
+def position_limit(folder: Path) -> int | None:
+    """The most tokens the model in `folder` reads: its tokenizer's limit where it states one
+    (RoBERTa: 512 of 514 positions), else its position embeddings."""
+    stated = AutoTokenizer.from_pretrained(folder).model_max_length
+    if stated and stated < 1_000_000:  # transformers' "no limit" is a huge sentinel
+        return stated
+    return getattr(AutoConfig.from_pretrained(folder), "max_position_embeddings", None)
+
+
+def check_length_fits(folder: Path, name: str, length: int, setting: str) -> None:
+    limit = position_limit(folder)
+    if limit and length > limit:
+        raise PipelineError(f"`{setting}` is {length} but model {name} reads at most {limit} "
+                            f"tokens; lower it (e.g. -S {setting}={limit})")

@@ -56,6 +56,7 @@ class Classification:
     name = "classification"
     columns = COLUMNS
     output_names = ("logits",)
+    length_setting = "data.max_seq_length"  # the param that bounds a model input
     outputs_are_distributions = True  # logits that a softmax turns into probabilities
 
     def num_labels(self, task) -> int:
@@ -176,6 +177,7 @@ class ExtractiveQA(Classification):
     name = "qa"
     columns = QA_COLUMNS
     output_names = ("start_logits", "end_logits")
+    length_setting = "qa.max_seq_length"
 
     def num_labels(self, task) -> int:
         return 2  # start and end
