@@ -19,7 +19,7 @@ from stages.lib.core.files import atomic_dir, read_json, size_mb, write_json, wr
 from stages.lib.core.paths import BENCHMARK_DIR as OUT
 from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, ONNX_DIR
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task
+from stages.lib.data.prepared import check_prepared_task, load_task
 from stages.lib.inference.engines import onnxruntime_engine, openvino_engine, pytorch_engine
 from stages.lib.inference.machine import cpu_description, versions
 from stages.lib.inference.profiling import engine_ops
@@ -38,7 +38,6 @@ from stages.lib.reporting.benchmark_report import (
 )
 from stages.lib.reporting.charts import plot_benchmark
 from stages.lib.tasks.metrics import headline_split
-from stages.lib.tasks.registry import get_task
 
 
 def engine_builders(params: dict, task) -> list:
@@ -107,7 +106,7 @@ def time_engine(engine, batches: dict, bench: dict) -> list:
 
 def main():
     params = load_params()
-    task, bench = get_task(params["task"]), params["benchmark"]
+    task, bench = load_task(params), params["benchmark"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     settings, splits, _ = evaluation_inputs(params, task, tokenizer, DATA_DIR)

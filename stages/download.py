@@ -8,29 +8,33 @@ from stages.lib.config.params import load_params
 from stages.lib.core.files import atomic_dir
 from stages.lib.core.paths import BASE_MODEL_DIR, DATA_DIR
 from stages.lib.core.runner import run_stage
+from stages.lib.data.own_data import load_own
 from stages.lib.data.prepared import write_prepared
 from stages.lib.data.sources import load_hub, load_local, load_packaged, prepare
 from stages.lib.modeling.base_models import check_length_fits, model_source, snapshot_base_model
-from stages.lib.tasks.registry import get_task
+from stages.lib.tasks.own import OWN, named_task
 
 
-def load_raw_splits(task, params: dict) -> dict:
+def load_raw_splits(task, params: dict) -> tuple:
+    """(the task, completed for your own data set; its raw splits)."""
     source = params["data"]["source"]
+    if task.name == OWN:
+        return load_own(task, params["data"], params["own"])
     options = {**params["data"], **params["xnli"]}  # which files, articles and languages
     if source == "packaged":
-        return load_packaged(task)
+        return task, load_packaged(task)
     if source == "hub":
-        return load_hub(task, options)
-    return load_local(task, params["data"]["dir"], options)
+        return task, load_hub(task, options)
+    return task, load_local(task, params["data"]["dir"], options)
 
 
 def main():
     params = load_params()
-    task, data_params = get_task(params["task"]), params["data"]
+    data_params = params["data"]
     model_source(params["model"]["name"])  # refuse an unknown model before fetching any data
 
-    splits = prepare(load_raw_splits(task, params), task,
-                          data_params["max_train_samples"], data_params["max_eval_samples"])
+    task, raw = load_raw_splits(named_task(params), params)
+    splits = prepare(raw, task, data_params["max_train_samples"], data_params["max_eval_samples"])
     # Both folders land together, or neither does.
     with atomic_dir(DATA_DIR) as data_scratch, atomic_dir(BASE_MODEL_DIR) as model_scratch:
         write_prepared(splits, task, data_params["source"], data_scratch)

@@ -12,7 +12,7 @@ from stages.lib.config.params import load_params
 from stages.lib.core.files import size_mb, write_json
 from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, INT8_DIR
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task
+from stages.lib.data.prepared import check_prepared_task, load_task
 from stages.lib.inference.engines import pytorch_engine, score_engine
 from stages.lib.inference.timing import thread_count
 from stages.lib.modeling.device import pick_device
@@ -20,7 +20,6 @@ from stages.lib.modeling.evaluation import evaluation_inputs
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.methods import torch_methods
 from stages.lib.quantization.nncf_backend import WEIGHTS, load_quantized
-from stages.lib.tasks.registry import get_task
 
 RESULTS = EVAL_DIR / "pytorch.json"
 
@@ -36,7 +35,7 @@ def torch_models(methods: list, task) -> dict:
 
 def main():
     params = load_params()
-    task, device = get_task(params["task"]), pick_device(params["device"])
+    task, device = load_task(params), pick_device(params["device"])
     latency = params["latency"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)

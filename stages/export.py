@@ -17,7 +17,7 @@ from stages.lib.core.errors import PipelineError
 from stages.lib.core.files import atomic_dir, read_json, size_mb, write_json
 from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, ONNX_DIR, method_dir
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.inference.engines import onnxruntime_engine, score_engine
 from stages.lib.inference.onnx_export import export, store_weights_as_int8, trace_example
 from stages.lib.inference.timing import thread_count
@@ -26,7 +26,6 @@ from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.methods import FP32, get_method, onnx_row
 from stages.lib.quantization.nncf_backend import load_quantized, strip_for_export
 from stages.lib.quantization.ort_backend import ONNX_MODEL
-from stages.lib.tasks.registry import get_task
 
 TORCH_RESULTS, RESULTS = EVAL_DIR / "pytorch.json", EVAL_DIR / "onnx.json"
 
@@ -70,7 +69,7 @@ def write_onnx(name: str, task, example: dict, path: Path, opset: int) -> None:
 
 def main():
     params = load_params()
-    task, latency = get_task(params["task"]), params["latency"]
+    task, latency = load_task(params), params["latency"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     settings, splits, timing_batch = evaluation_inputs(params, task, tokenizer, DATA_DIR)

@@ -11,7 +11,7 @@ from stages.lib.config.params import load_params, training_identity
 from stages.lib.core.files import atomic_dir
 from stages.lib.core.paths import BASE_MODEL_DIR, CURVES_DIR, DATA_DIR, FP32_DIR
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.modeling.checkpoints import Checkpointer
 from stages.lib.modeling.device import pick_device
 from stages.lib.modeling.distributed import is_main, make_accelerator, relaunch_if_asked
@@ -19,13 +19,12 @@ from stages.lib.modeling.evaluation import eval_splits, evaluate_torch
 from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.models import load_task_model, save_model_folder
 from stages.lib.modeling.training import TrainSettings, train
-from stages.lib.tasks.registry import get_task
 
 
 def main():
     params = load_params()
     relaunch_if_asked(params["train"], "stages.finetune")
-    task, device = get_task(params["task"]), pick_device(params["device"])
+    task, device = load_task(params), pick_device(params["device"])
     check_prepared_task(DATA_DIR, task)
     accelerator = make_accelerator(device, params["train"]["mixed_precision"])
     set_seed(params["seed"])

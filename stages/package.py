@@ -14,14 +14,14 @@ from stages.lib.config.params import load_params
 from stages.lib.core.files import atomic_dir, read_json, write_json, write_text
 from stages.lib.core.paths import DATA_DIR, EXPORT_DIR, FP32_DIR, ONNX_DIR, REPORTS
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task
+from stages.lib.data.prepared import check_prepared_task, load_task
 from stages.lib.modeling.features import input_settings
 from stages.lib.quantization.methods import FP32
 from stages.lib.quantization.records import how_it_was_made
 from stages.lib.reporting.model_card import model_card
 from stages.lib.reporting.references import compare, load_references
 from stages.lib.reporting.serving import INFO_FILE, MODEL_FILE
-from stages.lib.tasks.registry import get_task
+from stages.lib.tasks.own import OWN, definition
 
 
 def model_info(task, params: dict, name: str) -> dict:
@@ -31,12 +31,13 @@ def model_info(task, params: dict, name: str) -> dict:
             "text_fields": list(task.text_fields), "labels": task.label_names and
             list(task.label_names), "outputs": list(task.output_names),
             "max_length": settings.max_length,
-            "qa": settings.qa.__dict__ if settings.qa else None}
+            "qa": settings.qa.__dict__ if settings.qa else None,
+            **({"own": definition(task)} if task.name == OWN else {})}
 
 
 def main():
     params = load_params()
-    task = get_task(params["task"])
+    task = load_task(params)
     check_prepared_task(DATA_DIR, task)
     metrics, latency = read_json(REPORTS / "metrics.json"), read_json(REPORTS / "latency.json")
     data_info = read_json(DATA_DIR / "task.json")

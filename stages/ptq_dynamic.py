@@ -15,20 +15,19 @@ from stages.lib.config.params import load_params
 from stages.lib.core.files import atomic_dir
 from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.inference.onnx_export import export, trace_example
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.ort_backend import ONNX_MODEL, quantize_dynamic
 from stages.lib.quantization.records import write_record
 from stages.lib.quantization.scheme import Scheme, ignored_modules
-from stages.lib.tasks.registry import get_task
 
 OUT_DIR = method_dir("ptq_dynamic")
 
 
 def main():
     params = load_params()
-    task, scheme = get_task(params["task"]), Scheme.from_params(params)
+    task, scheme = load_task(params), Scheme.from_params(params)
     weight_type = params["ptq_dynamic"]["weight_type"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)

@@ -12,21 +12,20 @@ from stages.lib.config.params import load_params
 from stages.lib.core.files import atomic_dir
 from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.modeling.device import pick_device
 from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.nncf_backend import quantize, save_quantized
 from stages.lib.quantization.records import write_record
 from stages.lib.quantization.scheme import Scheme
-from stages.lib.tasks.registry import get_task
 
 OUT_DIR = method_dir("ptq_static")
 
 
 def main():
     params = load_params()
-    task, device = get_task(params["task"]), pick_device(params["device"])
+    task, device = load_task(params), pick_device(params["device"])
     scheme = Scheme.from_params(params)
     check_prepared_task(DATA_DIR, task)
     set_seed(params["seed"])

@@ -15,7 +15,7 @@ from stages.lib.config.params import load_params, training_identity
 from stages.lib.core.files import atomic_dir
 from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.modeling.checkpoints import Checkpointer
 from stages.lib.modeling.device import pick_device
 from stages.lib.modeling.distillation import DistillSettings, distilling_loss_fn
@@ -27,7 +27,6 @@ from stages.lib.modeling.training import TrainSettings, task_loss, train
 from stages.lib.quantization.nncf_backend import quantize_once, save_quantized
 from stages.lib.quantization.records import write_record
 from stages.lib.quantization.scheme import Scheme
-from stages.lib.tasks.registry import get_task
 
 OUT_DIR = method_dir("qat")
 
@@ -35,7 +34,7 @@ OUT_DIR = method_dir("qat")
 def main():
     params = load_params()
     relaunch_if_asked(params["train"], "stages.qat")
-    task, device, qat = get_task(params["task"]), pick_device(params["device"]), params["qat"]
+    task, device, qat = load_task(params), pick_device(params["device"]), params["qat"]
     scheme, distill = Scheme.from_params(params), DistillSettings.from_params(qat["distill"])
     check_prepared_task(DATA_DIR, task)
     accelerator = make_accelerator(device, params["train"]["mixed_precision"])

@@ -14,7 +14,7 @@ from stages.lib.core.errors import PipelineError
 from stages.lib.core.files import read_json, write_json, write_text
 from stages.lib.core.paths import BENCHMARK_DIR, DATA_DIR, EVAL_DIR, INT8_DIR, REPORTS
 from stages.lib.core.runner import run_stage, stage_facts
-from stages.lib.data.prepared import check_prepared_task
+from stages.lib.data.prepared import check_prepared_task, load_task
 from stages.lib.quantization.records import how_it_was_made
 from stages.lib.reporting.benchmark_report import training_step_target
 from stages.lib.reporting.charts import plot_comparison, plot_curves, plot_references
@@ -27,7 +27,7 @@ from stages.lib.reporting.results import (
     split_timings,
     to_markdown,
 )
-from stages.lib.tasks.registry import get_task
+from stages.lib.tasks.own import OWN
 
 # Scores and sizes come from the evaluating stages' outputs, latency from their timing files.
 EVALUATIONS = [(EVAL_DIR / "pytorch.json", "evaluate"), (EVAL_DIR / "onnx.json", "export")]
@@ -53,7 +53,9 @@ def table_notes(params: dict, task, timings: dict) -> list:
 
 def references_section(comparison, task, our_model: str) -> str:
     if comparison.empty:
-        return f"\n## Published references\n\nNone for `{task.name}` in data/references.csv.\n"
+        none = ("None published for your data." if task.name == OWN
+                else f"None for `{task.name}` in data/references.csv.")
+        return f"\n## Published references\n\n{none}\n"
     notes = model_notes(comparison, our_model) + [
         "ours = FP32 PyTorch vs INT8 ONNX Runtime; drop = FP32 - INT8 in points, rel = % of FP32",
         "published figures are on the official dev sets; see the data note above for ours"]
@@ -88,7 +90,7 @@ def enforce_criterion(table, settings: dict) -> None:
 
 def main():
     params = load_params()
-    task = get_task(params["task"])
+    task = load_task(params)
     check_prepared_task(DATA_DIR, task)
     evaluations = {name: {**values, **latency}
                    for path, stage in EVALUATIONS for name, values in read_json(path).items()

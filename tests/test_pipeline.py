@@ -230,6 +230,14 @@ def check_export_folder(workspace):
     assert f"`f1` {metrics['onnx_qat']['f1']:.2f} on `validation`" in card
     assert "python -m stages.tools.predict models/export/qat" in card
     assert "## Published references" in card and "Q8BERT" in card
+    # A hub upload shows the scores: the front matter parses as Hugging Face card metadata.
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+    data = ModelCard(card).data.to_dict()
+    assert data["pipeline_tag"] == "text-classification" and data["datasets"] == ["nyu-mll/glue"]
+    _, results = model_index_to_eval_results(data["model-index"])
+    assert (results[0].metric_type, results[0].metric_value) == ("f1", metrics["onnx_qat"]["f1"])
+    assert (results[0].dataset_type, results[0].dataset_config) == ("nyu-mll/glue", "mrpc")
     result = subprocess.run([sys.executable, "-m", "stages.tools.predict", str(folder),
                              "the cat sat", "a cat was sitting"], cwd=REPO,
                             capture_output=True, text=True, env=stage_env())
@@ -305,3 +313,30 @@ def test_the_experiment_queue_runs_one_pipeline_per_task(workspace, tiny_model_d
     assert result.returncode == 0, result.stderr[-3000:]
     header = (workspace / "reports" / "summary" / "summary.md").read_text().splitlines()[2]
     assert "mrpc (f1)" in header and "rte (accuracy)" in header
+
+
+@needs_glue
+def test_your_own_csv_runs_through_one_dvc_exp_run(workspace, tiny_model_dir, tmp_path):
+    """A user's CSV files (SST-2 rows, labels as words) through the whole pipeline."""
+    sst2 = SHARED_DATA / "glue" / "SST-2"
+    for split, name in (("train", "train.tsv"), ("dev", "dev.tsv")):
+        rows = pd.read_csv(sst2 / name, sep="\t", quoting=3).head(96)
+        rows.assign(stars=rows["label"].map({0: "neg", 1: "pos"}))[["sentence", "stars"]] \
+            .rename(columns={"sentence": "review"}).to_csv(tmp_path / f"{split}.csv", index=False)
+    write_params(workspace, small_params(tiny_model_dir, **{
+        "benchmark.runtimes": ["onnxruntime"], "methods": ["ptq_dynamic"]}))
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "baseline")
+    dvc(workspace, "exp", "run", "-S", "task=own", "-S", "data.source=local",
+        "-S", f"data.train_file={tmp_path / 'train.csv'}",
+        "-S", f"data.validation_file={tmp_path / 'dev.csv'}",
+        "-S", "own.text_columns=[review]", "-S", "own.label_column=stars")
+    metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
+    assert {"accuracy", "macro_f1", "main"} <= set(metrics["onnx_ptq_dynamic"])
+    assert metrics["fp32"]["main"] == metrics["fp32"]["accuracy"]
+    assert "None published for your data." in (workspace / "reports" / "results.md").read_text()
+    result = subprocess.run([sys.executable, "-m", "stages.tools.predict",
+                             str(workspace / "models" / "export" / "ptq_dynamic"), "a fine film"],
+                            cwd=REPO, capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["label"] in ("neg", "pos")

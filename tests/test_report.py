@@ -4,6 +4,7 @@ import re
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, run_stage, small_params, write_params
 
 from stages.lib.core.errors import PipelineError
@@ -238,3 +239,24 @@ def test_bad_criterion_params_are_refused(tiny_model_dir, key, value, message):
     from stages.lib.config.params import validate
     with pytest.raises(PipelineError, match=re.escape(message)):
         validate(small_params(tiny_model_dir, **{key: value}))
+
+
+def test_the_model_card_front_matter_is_hugging_face_metadata_with_the_scores():
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    from stages.lib.reporting.model_card import hub_metadata
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    metrics = {"onnx_qat": {"accuracy": 84.08, "accuracy_test": 83.1, "main": 84.08}}
+    card = hub_metadata("qat", params, TASKS["rotten_tomatoes"], metrics) + "# card\n"
+    data = ModelCard(card).data.to_dict()
+    assert data["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert data["datasets"] == ["cornell-movie-review-data/rotten_tomatoes"]
+    assert data["pipeline_tag"] == "text-classification" and "int8" in data["tags"]
+    name, results = model_index_to_eval_results(data["model-index"])
+    assert name == "rotten_tomatoes-qat-onnx"
+    assert [(r.metric_type, r.metric_value, r.dataset_split) for r in results] == [
+        ("accuracy", 84.08, "validation")]
+    qa = yaml.safe_load(hub_metadata("fp32", params, TASKS["squad"], {
+        "onnx_fp32": {"f1": 80.0, "exact": 70.0}}).split("---")[1])
+    assert qa["pipeline_tag"] == "question-answering" and "fp32" in qa["tags"]

@@ -20,7 +20,7 @@ from stages.lib.config.params import load_params
 from stages.lib.core.files import write_text
 from stages.lib.core.paths import DATA_DIR, FP32_DIR, PROFILES_DIR
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task, read_split
+from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.modeling.device import pick_device
 from stages.lib.modeling.distributed import make_accelerator
 from stages.lib.modeling.features import input_settings, train_items
@@ -28,7 +28,6 @@ from stages.lib.modeling.models import disable_dropout, load_task_model
 from stages.lib.modeling.training import TrainSettings, train
 from stages.lib.quantization.nncf_backend import quantize
 from stages.lib.quantization.scheme import Scheme
-from stages.lib.tasks.registry import get_task
 
 OUT = PROFILES_DIR / "training_step.md"
 
@@ -55,7 +54,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="training steps profiled per model")
     args = parser.parse_args(argv)
     params = load_params()
-    task, device = get_task(params["task"]), pick_device(params["device"])
+    task, device = load_task(params), pick_device(params["device"])
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     items = train_items(tokenizer, read_split(DATA_DIR, "train"), task,

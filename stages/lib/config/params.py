@@ -11,8 +11,9 @@ from ..data.layouts import local_hint
 from ..modeling.device import require_gpu_if_asked
 from ..modeling.training import SECTION_KEYS as TRAINING_KEYS
 from ..quantization.methods import METHODS
+from ..tasks.own import KINDS as OWN_KINDS
+from ..tasks.own import OWN, named_task
 from ..tasks.qa import QASettings
-from ..tasks.registry import get_task
 
 DATA_SOURCES = ("packaged", "hub", "local")
 PRESETS = ("mixed", "performance")
@@ -22,6 +23,9 @@ WEIGHT_TYPES = ("int8", "uint8")
 RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what inference/engines.py can build
 FLOAT_PRECISIONS = ("f32", "bf16")  # OpenVINO's INFERENCE_PRECISION_HINT values we offer
 MIXED_PRECISIONS = (None, "bf16", "fp16")
+# Metrics an own task may report, by kind.
+OWN_METRICS = {"classification": ("accuracy", "macro_f1", "mcc"),
+               "regression": ("pearson", "spearman")}
 # Per-channel QuantizeLinear/DequantizeLinear (NNCF's INT8 weights) need opset 13; the
 # TorchScript exporter, the one that handles NNCF's Q/DQ, writes up to opset 20.
 OPSETS = range(13, 21)
@@ -30,9 +34,12 @@ OPSETS = range(13, 21)
 SCHEMA = {
     "task": None, "seed": None, "device": None, "methods": None,
     "model": {"name": None, "trust_remote_code": None},
-    "data": dict.fromkeys(("source", "dir", "train_file", "validation_file",
+    "data": dict.fromkeys(("source", "dir", "train_file", "validation_file", "test_file",
                            "validation_articles", "max_train_samples", "max_eval_samples",
                            "max_seq_length")),
+    "own": {**dict.fromkeys(("kind", "text_columns", "label_column", "labels", "metrics",
+                             "hub_dataset", "hub_config")),
+            "hub_splits": dict.fromkeys(("train", "validation", "test"))},
     "qa": dict.fromkeys(("max_seq_length", "doc_stride", "max_question_length",
                          "max_answer_length", "n_best_size", "null_score_diff_threshold")),
     "xnli": {"language": None, "train_language": None},
@@ -119,7 +126,8 @@ def _choice(params, dotted, allowed):
 
 def validate(params: dict) -> None:
     check_known_keys(params)
-    task = get_task(_require(params, "task"))
+    _validate_own(params)
+    task = named_task(params)
     _choice(params, "device", DEVICES)
     _boolean(params, "model.trust_remote_code")
     _choice(params, "data.source", DATA_SOURCES)
@@ -256,8 +264,43 @@ def _validate_benchmark(params: dict) -> None:
     _boolean(params, "benchmark.profile")
 
 
+def _validate_own(params: dict) -> None:
+    """The `own:` section; with task: own, also where its data comes from."""
+    for key in ("hub_config", "hub_splits.train", "hub_splits.validation", "hub_splits.test"):
+        _require(params, f"own.{key}")
+    _choice(params, "own.kind", tuple(OWN_KINDS))
+    columns = _require(params, "own.text_columns")
+    if (not isinstance(columns, list) or len(columns) not in (1, 2)
+            or not all(isinstance(c, str) and c for c in columns)):
+        raise PipelineError("`own.text_columns` must list one text column, or two for a pair "
+                            f"(e.g. -S 'own.text_columns=[question,answer]'), got {columns!r}")
+    if not isinstance(_require(params, "own.label_column"), str):
+        raise PipelineError("`own.label_column` must be a column name")
+    labels, kind = _require(params, "own.labels"), params["own"]["kind"]
+    if labels is not None and (kind != "classification" or not isinstance(labels, list)
+                               or len(labels) < 2 or len(set(map(str, labels))) != len(labels)):
+        raise PipelineError("`own.labels` must be null (the training file's labels, sorted) or, "
+                            "for classification, a list of two or more distinct label names, "
+                            f"got {labels!r}")
+    metrics = _require(params, "own.metrics")
+    allowed = OWN_METRICS[kind]
+    if metrics is not None and (not isinstance(metrics, list) or not metrics
+                                or any(m not in allowed for m in metrics)):
+        raise PipelineError(f"`own.metrics` for {kind} must be null or a list of "
+                            f"{', '.join(allowed)} (the first is the headline), got {metrics!r}")
+    if params["task"] != OWN:
+        return
+    data = params["data"]
+    if data["source"] == "packaged":
+        raise PipelineError("task=own reads your files (-S data.source=local with "
+                            "data.train_file and data.validation_file) or a hub dataset "
+                            "(-S data.source=hub with own.hub_dataset)")
+    if data["source"] == "hub" and not _require(params, "own.hub_dataset"):
+        raise PipelineError("task=own with data.source=hub needs own.hub_dataset (a dataset id)")
+
+
 def _validate_local_data(data: dict, task) -> None:
-    for key in ("train_file", "validation_file", "validation_articles"):
+    for key in ("train_file", "validation_file", "test_file", "validation_articles"):
         _require({"data": data}, f"data.{key}")
     held_out = data["validation_articles"]
     count = isinstance(held_out, int) and not isinstance(held_out, bool) and held_out > 0
@@ -267,10 +310,15 @@ def _validate_local_data(data: dict, task) -> None:
                             f"of article titles, got {held_out!r}")
     if data["source"] != "local":
         return
-    for key in ("train_file", "validation_file"):
+    for key in ("train_file", "validation_file", "test_file"):
         if data[key] and not Path(data[key]).expanduser().is_file():
             raise PipelineError(f"data.{key} {data[key]!r} is not a file")
     data_dir = data.get("dir")
+    if task.name == OWN:
+        if not (data["train_file"] and data["validation_file"]):
+            raise PipelineError("task=own with data.source=local needs data.train_file and "
+                                "data.validation_file (CSV, TSV, JSON Lines or Parquet)")
+        return
     has_files = (task.layout == "squad" and data["train_file"]
                  and (data["validation_file"] or held_out))
     if not data_dir and not has_files:

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..core.files import atomic_file
+from ..tasks.own import OWN
 
 FP32_COLOR, INT8_COLOR = "#4c72b0", "#dd8452"
 
@@ -57,7 +58,9 @@ def plot_references(comparison: pd.DataFrame, task: str, path: Path) -> None:
     """Relative INT8 drop (% of FP32): ours next to every published figure for the task."""
     fig, ax = plt.subplots(figsize=(10, 0.6 * max(len(comparison), 2) + 1.8))
     if comparison.empty:
-        ax.text(0.5, 0.5, f"no published reference for {task}", ha="center", va="center")
+        text = ("none published for your data" if task == OWN
+                else f"no published reference for {task}")
+        ax.text(0.5, 0.5, text, ha="center", va="center")
         ax.axis("off")
     else:
         labels, values, colors = [], [], []

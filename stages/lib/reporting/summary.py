@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..quantization.methods import FP32, METHODS, onnx_row, row_label, torch_methods
-from ..tasks.registry import get_task
+from ..tasks.own import headline_metric
 from .references import drop, relative_drop
 
 METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
@@ -158,11 +158,12 @@ def summary_tables(groups: dict) -> tuple:
     long = []
     for label, members in groups.items():
         per_run = [run_values(run) for run in members]
+        metric = headline_metric(members[0].task, members[0].params)
         for figure in [*ROWS, *DROP_ROWS]:
             mean, std = mean_std([values[figure] for values in per_run
                                   if not np.isnan(values[figure])] or [np.nan])
             long.append({"column": label, "task": members[0].task, "figure": figure,
-                         "metric": get_task(members[0].task).main_metric, "mean": mean,
+                         "metric": metric, "mean": mean,
                          "std": std, "n": len(members),
                          "seeds": " ".join(str(run.seed) for run in members)})
     long = pd.DataFrame(long)
@@ -175,8 +176,8 @@ def summary_tables(groups: dict) -> tuple:
                         "average": f"{rows['mean'].mean():.2f}"}
     columns = list(groups) + ["average"]
     table = pd.DataFrame(table).T[columns].fillna("-")  # a method no run of that column had
-    table.columns = [f"{c} ({get_task(groups[c][0].task).main_metric})" if c in groups else c
-                     for c in columns]
+    table.columns = [f"{c} ({headline_metric(groups[c][0].task, groups[c][0].params)})"
+                     if c in groups else c for c in columns]
     runs_row = {col: f"{len(members)} (seed {', '.join(str(r.seed) for r in members)})"
                 for col, members in zip(table.columns, groups.values())}
     table.loc["runs"] = {**runs_row, "average": ""}
@@ -196,7 +197,7 @@ def published_drops(references: pd.DataFrame, groups: dict, long: pd.DataFrame) 
                                   if r.column == r.task}
     own = list(rows)
     for ref in references.itertuples():
-        if ref.task in tasks and ref.metric == get_task(ref.task).main_metric:
+        if ref.task in tasks and ref.metric == headline_metric(ref.task, {}):
             name = f"{ref.source}: {ref.model}, {ref.method}"
             rows.setdefault(name, {})[ref.task] = round(relative_drop(ref.fp32, ref.int8), 2)
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))

@@ -57,6 +57,7 @@ class Classification:
     columns = COLUMNS
     output_names = ("logits",)
     length_setting = "data.max_seq_length"  # the param that bounds a model input
+    hub_pipeline = "text-classification"     # the Hugging Face hub's task name (model cards)
     outputs_are_distributions = True  # logits that a softmax turns into probabilities
 
     def num_labels(self, task) -> int:
@@ -178,6 +179,7 @@ class ExtractiveQA(Classification):
     columns = QA_COLUMNS
     output_names = ("start_logits", "end_logits")
     length_setting = "qa.max_seq_length"
+    hub_pipeline = "question-answering"
 
     def num_labels(self, task) -> int:
         return 2  # start and end

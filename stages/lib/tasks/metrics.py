@@ -5,6 +5,7 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 METRICS = {
     "accuracy": lambda y, p: accuracy_score(y, p),
     "f1": lambda y, p: f1_score(y, p),
+    "macro_f1": lambda y, p: f1_score(y, p, average="macro"),
     "mcc": lambda y, p: matthews_corrcoef(y, p),
     "pearson": lambda y, p: pearsonr(y, p)[0],
     "spearman": lambda y, p: spearmanr(y, p)[0],
