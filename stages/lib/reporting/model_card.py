@@ -9,7 +9,6 @@ from ..modeling.features import input_settings
 from ..quantization.methods import FP32, get_method, onnx_row
 from ..tasks.registry import Task
 
-
 # The hub model a packaged one is a copy of.
 PACKAGED_ORIGINS = {"minilm-l6": "sentence-transformers/all-MiniLM-L6-v2"}
 
