@@ -1,3 +1,5 @@
+import time
+
 import pandas as pd
 import pytest
 from conftest import GLUE_DIR, needs_glue
@@ -9,6 +11,7 @@ from stages.lib.data.sources import (
     load_packaged,
     prepare,
     read_glue_tsv,
+    resolve_source,
     split_rotten_tomatoes,
 )
 from stages.lib.tasks.kinds import REGRESSION
@@ -141,10 +144,26 @@ def test_packaged_data_exists_only_for_rotten_tomatoes():
         load_packaged(get_task("sst2"))
 
 
-def test_hub_data_while_offline_is_a_clear_error():
-    with pytest.raises(PipelineError, match="(?s)could not load nyu-mll/glue \\(sst2\\) from the "
-                                            "Hugging Face hub.*data.source=local"):
+def test_hub_data_while_offline_is_one_line_naming_both_ways_out():
+    started = time.monotonic()
+    with pytest.raises(PipelineError, match="could not load nyu-mll/glue \\(sst2\\) from the "
+                                            "Hugging Face hub") as caught:
         load_hub(get_task("sst2"))
+    assert "\n" not in str(caught.value)
+    assert "connect to the internet, or use local files: -S data.source=local" in str(caught.value)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("task, data, source", [
+    ("rotten_tomatoes", {}, "packaged"),
+    ("mrpc", {"dir": "/glue"}, "local"),
+    ("squad", {"train_file": "train.json"}, "local"),
+    ("squad", {}, "hub"),
+    ("mrpc", {"source": "hub", "dir": "/glue"}, "hub"),  # an explicit source is kept
+])
+def test_auto_source_is_packaged_then_local_files_then_the_hub(task, data, source):
+    assert resolve_source({"source": "auto", "dir": None, "train_file": None, **data},
+                          task) == source
 
 
 # ------------------------------------------------------------- the packaged Rotten Tomatoes split

