@@ -27,8 +27,14 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise PipelineError(f"{path}: the header names {repeated} more than once; rename them")
-    frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
+    # A TSV has no quoting (GLUE's files hold stray quotes); a CSV quotes as CSV does.
+    quoting = csv.QUOTE_NONE if separator == "\t" else csv.QUOTE_MINIMAL
+    try:
+        frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig", quoting=quoting)
+    except pd.errors.ParserError as err:
+        raise PipelineError(f"{path} is not a well-formed {'TSV' if quoting else 'CSV'} file: "
+                            f"{' '.join(str(err).split())}") from err
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")  # the header is line 1
     return frame
 
