@@ -1,4 +1,4 @@
 """Shared pieces of the pipeline; each module owns one idea."""
-from .core import quiet
+from .core import startup
 
-quiet.install()  # before any module imports torchao through NNCF
+startup.install()  # before NNCF builds its extension or imports torchao
