@@ -63,12 +63,12 @@ SCORED_BY = {"pytorch": (EVAL_DIR / "pytorch.json", lambda model: model),
              "onnxruntime": (EVAL_DIR / "onnx.json", onnx_row)}
 
 
-def accuracy_of(engine, split, task, settings) -> dict:
-    """The validation split's scores and `main`: read from evaluate/export where they scored
-    this model on this runtime, else measured here."""
-    if engine.runtime in SCORED_BY:
-        path, row = SCORED_BY[engine.runtime]
-        return headline_split(read_json(path)[row(engine.model)], task)
+def accuracy_of(engine, split, task, settings, scored: dict) -> dict:
+    """The validation split's scores and `main`: those evaluate/export wrote for this model on
+    this runtime (`scored`: runtime -> their file's content), else measured here."""
+    if engine.runtime in scored:
+        _, row = SCORED_BY[engine.runtime]
+        return headline_split(scored[engine.runtime][row(engine.model)], task)
     metrics = task.kind.score(engine.predict(split.loader), split, task, settings)
     return {**metrics, "main": metrics[task.main_metric]}
 
@@ -116,6 +116,7 @@ def main():
     batches = {(b, s): latency_batch(tokenizer, validation.frame, b, s) for b, s in grid}
 
     rows, accuracy, rebuild = [], {}, {}
+    scored = {runtime: read_json(path) for runtime, (path, _) in SCORED_BY.items()}
     for build in tqdm(engine_builders(params, task), desc="engines", unit="engine"):
         for threads in sorted(thread_counts, reverse=True):
             engine = build(threads)
@@ -123,7 +124,7 @@ def main():
                 if engine.name in accuracy:  # a BF16 hint on a CPU without BF16 runs FP32
                     tqdm.write(f"{engine.name}: the same engine as before, skipped")
                     break
-                accuracy[engine.name] = accuracy_of(engine, validation, task, settings)
+                accuracy[engine.name] = accuracy_of(engine, validation, task, settings, scored)
                 rebuild[engine.name] = lambda build=build, threads=threads: build(threads)
             rows += time_engine(engine, batches, bench)
     models = ["fp32", *params["methods"]]

@@ -1,7 +1,8 @@
 """Stage 1: fetch the task data and the base model, once, into plain local files.
 
 Outputs: data/prepared/ (one JSONL per split + task.json) and models/base/ (tokenizer and
-pretrained encoder). Later stages never touch the network.
+pretrained encoder, or with model.finetuned the checkpoint's own task head, in the task's label
+order). Later stages never touch the network.
 """
 
 from stages.lib.config.params import load_params
@@ -11,7 +12,12 @@ from stages.lib.core.runner import run_stage
 from stages.lib.data.own_data import load_own
 from stages.lib.data.prepared import write_prepared
 from stages.lib.data.sources import load_hub, load_local, load_packaged, prepare
-from stages.lib.modeling.base_models import check_length_fits, model_source, snapshot_base_model
+from stages.lib.modeling.base_models import (
+    check_length_fits,
+    model_source,
+    snapshot_base_model,
+    unwatched_folder_note,
+)
 from stages.lib.tasks.own import OWN, named_task
 
 
@@ -39,12 +45,16 @@ def main():
     with atomic_dir(DATA_DIR) as data_scratch, atomic_dir(BASE_MODEL_DIR) as model_scratch:
         write_prepared(splits, task, data_params["source"], data_scratch)
         source = snapshot_base_model(params["model"]["name"], model_scratch,
-                                     params["model"]["trust_remote_code"])
+                                     params["model"]["trust_remote_code"],
+                                     finetuned_for=task if params["model"]["finetuned"] else None)
         check_length_fits(model_scratch, params["model"]["name"],
                           task.kind.input_settings(params).max_length, task.kind.length_setting)
     print(f"{task.name} from {data_params['source']}: "
           + ", ".join(f"{split} {len(frame)}" for split, frame in splits.items()))
-    print(f"base model {params['model']['name']} ({source}) saved to {BASE_MODEL_DIR}")
+    if note := unwatched_folder_note(params["model"]["name"]):
+        print(note)
+    head = f", its {task.name} head kept" if params["model"]["finetuned"] else ""
+    print(f"base model {params['model']['name']} ({source}{head}) saved to {BASE_MODEL_DIR}")
 
 
 if __name__ == "__main__":

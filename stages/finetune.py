@@ -2,7 +2,7 @@
 
 With `train.num_processes` > 1 the stage runs as that many DDP processes (distributed.py);
 rank 0 evaluates and writes. Outputs: models/fp32/ (a Hugging Face model folder) and the
-training curves.
+training curves. With model.finetuned the checkpoint is kept as published: scored, not trained.
 """
 
 from transformers import AutoTokenizer, set_seed
@@ -18,11 +18,30 @@ from stages.lib.modeling.distributed import is_main, make_accelerator, relaunch_
 from stages.lib.modeling.evaluation import eval_splits, evaluate_torch
 from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.models import load_task_model, save_model_folder
-from stages.lib.modeling.training import TrainSettings, train
+from stages.lib.modeling.train_settings import TrainSettings
+from stages.lib.modeling.training import Curves, train
+
+
+def keep_published(params: dict, task, device) -> dict:
+    """model.finetuned: the checkpoint is the FP32 model as published; scored, not trained."""
+    settings = input_settings(params, task)
+    tokenizer = AutoTokenizer.from_pretrained(BASE_MODEL_DIR)
+    model = load_task_model(BASE_MODEL_DIR, task).to(device)
+    splits = eval_splits(DATA_DIR, task, tokenizer, settings, params["evaluate"]["batch_size"])
+    curves = Curves(loss=[], eval=[{"step": 0, "epoch": 0,
+                                    **evaluate_torch(model, splits, task, settings, device)}])
+    with atomic_dir(FP32_DIR) as scratch:
+        save_model_folder(model.cpu(), tokenizer, scratch)
+    curves.write(CURVES_DIR, "finetune")
+    print(f"FP32 {task.name}: {params['model']['name']} as published, not trained: "
+          f"{curves.eval[-1]}")
+    return {}
 
 
 def main():
     params = load_params()
+    if params["model"]["finetuned"]:
+        return keep_published(params, load_task(params), pick_device(params["device"]))
     relaunch_if_asked(params["train"], "stages.finetune")
     task, device = load_task(params), pick_device(params["device"])
     check_prepared_task(DATA_DIR, task)

@@ -23,7 +23,8 @@ from stages.lib.modeling.distributed import is_main, make_accelerator, relaunch_
 from stages.lib.modeling.evaluation import eval_splits, evaluate_torch
 from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.models import disable_dropout, load_task_model
-from stages.lib.modeling.training import TrainSettings, task_loss, train
+from stages.lib.modeling.train_settings import TrainSettings
+from stages.lib.modeling.training import task_loss, train
 from stages.lib.quantization.nncf_backend import quantize_once, save_quantized
 from stages.lib.quantization.records import write_record
 from stages.lib.quantization.scheme import Scheme

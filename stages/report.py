@@ -10,6 +10,7 @@ reports/results.{md,csv} (with every published reference for the task, and the
 import pandas as pd
 
 from stages.lib.config.params import load_params
+from stages.lib.config.recipes import changes, load_recipe
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.files import read_json, write_json, write_text
 from stages.lib.core.paths import BENCHMARK_DIR, DATA_DIR, EVAL_DIR, INT8_DIR, REPORTS
@@ -37,7 +38,9 @@ BENCHMARK = BENCHMARK_DIR / "timings.json"
 def table_notes(params: dict, task, timings: dict) -> list:
     rows = read_json(DATA_DIR / "task.json")["rows"]
     return task.kind.scoring_notes(task, params["qa"]) + [
-        f"model `{params['model']['name']}`, data `{params['data']['source']}` "
+        f"model `{params['model']['name']}`"
+        + (" (a fine-tuned checkpoint, scored as published)" if params["model"]["finetuned"]
+           else "") + f", data `{params['data']['source']}` "
         f"({', '.join(f'{split} {n}' for split, n in rows.items())}), seed {params['seed']}",
         f"headline `main` = `{task.main_metric}` on `{task.eval_splits[0]}`; drop and speedup "
         "are against FP32 PyTorch",
@@ -51,16 +54,28 @@ def table_notes(params: dict, task, timings: dict) -> list:
     ]
 
 
-def references_section(comparison, task, our_model: str) -> str:
+def recipe_text(recipe: dict | None, params: dict) -> str:
+    """Which recipe this run follows, and every setting it changed from it."""
+    if recipe is None:
+        return ""
+    changed = changes(recipe, params)
+    how = ("applied as written" if not changed else "with these changes: " + "; ".join(
+        f"`{key}` {ours!r} (recipe: {theirs!r})" for key, theirs, ours in changed))
+    return (f"Recipe `{recipe['name']}` ({recipe.get('title', '')}), {how}; the rows it "
+            "reproduces come first (recipe: yes).\n\n")
+
+
+def references_section(comparison, task, our_model: str, recipe_line: str = "") -> str:
     if comparison.empty:
         none = ("None published for your data." if task.name == OWN
                 else f"None for `{task.name}` in data/references.csv.")
-        return f"\n## Published references\n\n{none}\n"
+        return f"\n## Published references\n\n{recipe_line}{none}\n"
     notes = model_notes(comparison, our_model) + [
         "ours = FP32 PyTorch vs INT8 ONNX Runtime; drop = FP32 - INT8 in points, rel = % of FP32",
         "published figures are on the official dev sets; see the data note above for ours"]
     table = comparison.rename(columns=lambda c: c.replace("_pct", "_%"))
-    return "\n## Published references\n\n" + table.to_markdown(index=False, floatfmt=".2f") \
+    return "\n## Published references\n\n" + recipe_line \
+        + table.to_markdown(index=False, floatfmt=".2f") \
         + "\n\n" + "".join(f"- {note}\n" for note in notes)
 
 
@@ -101,7 +116,8 @@ def main():
     criterion = params["report"]
     table = mark_criterion(build_table(evaluations, metric_columns(metrics["fp32"]), records),
                            criterion["max_drop"], criterion["drop_kind"])
-    comparison = compare(load_references(), task.name, params["model"]["name"], metrics)
+    recipe = load_recipe(params["recipe"]) if params.get("recipe") else None
+    comparison = compare(load_references(), task.name, params["model"]["name"], metrics, recipe)
     print(table.to_string(index=False))
     enforce_criterion(table, criterion)
 
@@ -111,7 +127,8 @@ def main():
     write_text(REPORTS / "results.md", to_markdown(
         table, f"{task.name}: FP32 vs INT8 ({', '.join(r['label'] for r in records.values())})",
         table_notes(params, task, timings))
-        + references_section(comparison, task, params["model"]["name"])
+        + references_section(comparison, task, params["model"]["name"],
+                             recipe_text(recipe, params))
         + speed_section(read_json(BENCHMARK), stage_facts("finetune").get("training"),
                         records))
     plot_comparison(table, task.main_metric, REPORTS / "comparison.png")

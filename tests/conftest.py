@@ -57,7 +57,8 @@ def set_dotted(tree: dict, values: dict) -> dict:
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A fresh git + DVC copy of the pipeline; tests write their own params.yaml into it."""
-    for name in ("stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/references.csv"):
+    for name in ("stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/references.csv",
+                 "data/recipes", "models/local"):
         src = REPO / name
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)

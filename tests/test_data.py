@@ -5,13 +5,13 @@ import pytest
 from conftest import GLUE_DIR, needs_glue
 
 from stages.lib.core.errors import PipelineError
+from stages.lib.data.layouts import resolve_source
 from stages.lib.data.sources import (
     load_hub,
     load_local,
     load_packaged,
     prepare,
     read_glue_tsv,
-    resolve_source,
     split_rotten_tomatoes,
 )
 from stages.lib.tasks.kinds import REGRESSION
@@ -121,12 +121,16 @@ def test_empty_split_is_refused(tmp_path):
         prepare(load_local(task, str(tmp_path)), task, None, None)
 
 
-def test_unknown_label_is_refused(tmp_path):
-    write_tsv(tmp_path / "SST-2" / "train.tsv", [["sentence", "label"], ["good", "positive"]])
+def test_unknown_label_is_refused_and_label_names_are_read_as_their_class(tmp_path):
+    write_tsv(tmp_path / "SST-2" / "train.tsv", [["sentence", "label"], ["good", "great"]])
     write_tsv(tmp_path / "SST-2" / "dev.tsv", [["sentence", "label"], ["good", 1]])
     task = get_task("sst2")
-    with pytest.raises(PipelineError, match="unknown label 'positive'"):
+    with pytest.raises(PipelineError, match="unknown label 'great'"):
         prepare(load_local(task, str(tmp_path)), task, None, None)
+    write_tsv(tmp_path / "SST-2" / "train.tsv",
+              [["sentence", "label"], ["good", "Positive"], ["bad", "negative"], ["ok", "1"]])
+    train = prepare(load_local(task, str(tmp_path)), task, None, None)["train"]
+    assert train["label"].tolist() == [1, 0, 1]
 
 
 def test_short_row_and_non_utf8_are_refused(tmp_path):

@@ -14,7 +14,8 @@ from stages.lib.modeling.device import pick_device
 from stages.lib.modeling.distributed import make_accelerator
 from stages.lib.modeling.inputs import make_loader, predict, to_device
 from stages.lib.modeling.models import load_task_model
-from stages.lib.modeling.training import TrainSettings, train
+from stages.lib.modeling.train_settings import TrainSettings
+from stages.lib.modeling.training import train
 from stages.lib.tasks.kinds import EXTRACTIVE_QA, REGRESSION, encode
 from stages.lib.tasks.registry import TASKS, get_task
 

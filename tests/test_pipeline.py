@@ -1,5 +1,6 @@
 """The real `dvc repro` and `dvc exp run`, end to end, on a tiny model and a small MRPC slice."""
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -340,3 +341,17 @@ def test_your_own_csv_runs_through_one_dvc_exp_run(workspace, tiny_model_dir, tm
                             cwd=REPO, capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["label"] in ("neg", "pos")
+
+
+@needs_glue
+def test_a_model_folder_under_models_local_is_watched_by_dvc(workspace, tiny_model_dir):
+    """Changing the weights inside the folder `model.name` names reruns download."""
+    folder = workspace / "models" / "local" / "tiny"
+    shutil.copytree(tiny_model_dir, folder)
+    write_params(workspace, small_params(Path("models/local/tiny")))
+    log = dvc(workspace, "repro", "download").stdout
+    assert "DVC does not watch" not in log
+    assert json.loads(dvc(workspace, "status", "download", "--json").stdout) == {}
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+    assert "download" in json.loads(dvc(workspace, "status", "download", "--json").stdout)

@@ -11,7 +11,8 @@ from stages.lib.data.sources import load_local, prepare
 from stages.lib.inference.onnx_export import export, store_weights_as_int8
 from stages.lib.modeling.inputs import make_loader, predict
 from stages.lib.modeling.models import load_task_model, save_model_folder
-from stages.lib.modeling.training import TrainSettings, make_optimizer
+from stages.lib.modeling.train_settings import TrainSettings
+from stages.lib.modeling.training import make_optimizer
 from stages.lib.quantization.methods import get_method
 from stages.lib.quantization.nncf_backend import (
     load_quantized,

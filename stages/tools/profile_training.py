@@ -25,7 +25,8 @@ from stages.lib.modeling.device import pick_device
 from stages.lib.modeling.distributed import make_accelerator
 from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.models import disable_dropout, load_task_model
-from stages.lib.modeling.training import TrainSettings, train
+from stages.lib.modeling.train_settings import TrainSettings
+from stages.lib.modeling.training import train
 from stages.lib.quantization.nncf_backend import quantize
 from stages.lib.quantization.scheme import Scheme
 

@@ -7,14 +7,15 @@ from ruamel.yaml import YAML, YAMLError
 
 from ..core.errors import PipelineError
 from ..core.paths import PARAMS_FILE
-from ..data.layouts import local_hint
-from ..data.sources import resolve_source
+from ..data.layouts import local_hint, resolve_source
 from ..modeling.device import require_gpu_if_asked
-from ..modeling.training import SECTION_KEYS as TRAINING_KEYS
+from ..modeling.train_settings import SECTION_KEYS as TRAINING_KEYS
 from ..quantization.methods import METHODS
-from ..tasks.own import KINDS as OWN_KINDS
 from ..tasks.own import OWN, named_task
 from ..tasks.qa import QASettings
+from .checks import boolean, choice, list_of, positive, require
+from .own_params import validate_own
+from .recipes import check_recipe_param
 
 DATA_SOURCES = ("auto", "packaged", "hub", "local")
 PRESETS = ("mixed", "performance")
@@ -24,17 +25,14 @@ WEIGHT_TYPES = ("int8", "uint8")
 RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what inference/engines.py can build
 FLOAT_PRECISIONS = ("f32", "bf16")  # OpenVINO's INFERENCE_PRECISION_HINT values we offer
 MIXED_PRECISIONS = (None, "bf16", "fp16")
-# Metrics an own task may report, by kind.
-OWN_METRICS = {"classification": ("accuracy", "macro_f1", "mcc"),
-               "regression": ("pearson", "spearman")}
 # Per-channel QuantizeLinear/DequantizeLinear (NNCF's INT8 weights) need opset 13; the
 # TorchScript exporter, the one that handles NNCF's Q/DQ, writes up to opset 20.
 OPSETS = range(13, 21)
 # Every key params.yaml may hold: `dvc exp run -S` adds a mistyped key silently, so an unknown
 # key is refused rather than ignored. A section maps to its keys; None marks a leaf.
 SCHEMA = {
-    "task": None, "seed": None, "device": None, "methods": None,
-    "model": {"name": None, "trust_remote_code": None},
+    "task": None, "seed": None, "recipe": None, "device": None, "methods": None,
+    "model": {"name": None, "trust_remote_code": None, "finetuned": None},
     "data": dict.fromkeys(("source", "dir", "train_file", "validation_file", "test_file",
                            "validation_articles", "max_train_samples", "max_eval_samples",
                            "max_seq_length")),
@@ -99,97 +97,67 @@ def check_known_keys(tree, schema=SCHEMA, prefix="") -> None:
             check_known_keys(value, schema[key], f"{dotted}.")
 
 
-def _require(params, dotted):
-    node = params
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            raise PipelineError(f"params.yaml lacks `{dotted}`; add it "
-                                "(see docs/params.md)")
-        node = node[key]
-    return node
-
-
-def _positive(params, dotted, kind=(int, float), allow_none=False):
-    value = _require(params, dotted)
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        allowed = " or null" if allow_none else ""
-        raise PipelineError(f"`{dotted}` must be a positive number{allowed}, got {value!r}")
-
-
-def _choice(params, dotted, allowed):
-    value = _require(params, dotted)
-    if value not in allowed:
-        names = ("null" if choice is None else str(choice) for choice in allowed)
-        raise PipelineError(f"`{dotted}` must be one of {', '.join(names)}; got {value!r}")
-
-
 def validate(params: dict) -> None:
     check_known_keys(params)
-    _validate_own(params)
+    validate_own(params)
     task = named_task(params)
-    _choice(params, "device", DEVICES)
-    _boolean(params, "model.trust_remote_code")
-    _choice(params, "data.source", DATA_SOURCES)
+    choice(params, "device", DEVICES)
+    boolean(params, "model.trust_remote_code")
+    boolean(params, "model.finetuned")
+    choice(params, "data.source", DATA_SOURCES)
     # auto becomes the source it means, so that every stage and report names the real one
     params["data"]["source"] = resolve_source(params["data"], params["task"])
     _validate_quantization(params)
     _validate_benchmark(params)
     for key in ("finetune.group_by_length", "qat.group_by_length"):
-        _boolean(params, key)
-    if not isinstance(_require(params, "seed"), int):
+        boolean(params, key)
+    if not isinstance(require(params, "seed"), int):
         raise PipelineError(f"`seed` must be an integer, got {params['seed']!r}")
     for key in ("data.max_train_samples", "data.max_eval_samples", "latency.seq_length",
                 "latency.threads"):
-        _positive(params, key, int, allow_none=True)
+        positive(params, key, int, allow_none=True)
     for key in ("data.max_seq_length", "finetune.batch_size", "qat.batch_size",
                 "evaluate.batch_size", "latency.batch_size", "latency.repeats", "export.opset",
                 "finetune.log_every", "qat.log_every", "qa.max_seq_length", "qa.doc_stride",
                 "qa.max_question_length", "qa.max_answer_length", "qa.n_best_size"):
-        _positive(params, key, int)
+        positive(params, key, int)
     for key in ("finetune.epochs", "qat.epochs", "finetune.lr", "qat.lr", "finetune.max_grad_norm",
                 "qat.max_grad_norm"):
-        _positive(params, key)
-    _positive(params, "export.parity_tolerance")
+        positive(params, key)
+    positive(params, "export.parity_tolerance")
     if params["export"]["opset"] not in OPSETS:
         raise PipelineError(f"`export.opset` must be {OPSETS.start} to {OPSETS.stop - 1} "
                             f"(INT8 Q/DQ per channel needs 13; the exporter writes up to "
                             f"{OPSETS.stop - 1}), got {params['export']['opset']!r}")
     for section in ("finetune", "qat"):
         for key in ("weight_decay", "warmup_ratio"):
-            value = _require(params, f"{section}.{key}")
+            value = require(params, f"{section}.{key}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise PipelineError(f"`{section}.{key}` must be a number in [0, 1), got {value!r}")
-    threshold = _require(params, "qa.null_score_diff_threshold")
+    threshold = require(params, "qa.null_score_diff_threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise PipelineError(f"`qa.null_score_diff_threshold` must be a number, got {threshold!r}")
     QASettings.from_params(params["qa"]).check_room()
-    _choice(params, "report.drop_kind", DROP_KINDS)
-    max_drop = _require(params, "report.max_drop")
+    choice(params, "report.drop_kind", DROP_KINDS)
+    max_drop = require(params, "report.max_drop")
     if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or max_drop < 0:
         raise PipelineError(f"`report.max_drop` must be a number >= 0 (points, or % of FP32 "
                             f"with drop_kind: relative), got {max_drop!r}")
-    _boolean(params, "report.fail_on_drop")
+    boolean(params, "report.fail_on_drop")
     for key in ("xnli.language", "xnli.train_language"):
-        _choice(params, key, XNLI_LANGUAGES)
+        choice(params, key, XNLI_LANGUAGES)
     _validate_training(params)
     _validate_local_data(params["data"], task)
-
-
-def _boolean(params, dotted):
-    value = _require(params, dotted)
-    if not isinstance(value, bool):
-        raise PipelineError(f"`{dotted}` must be true or false, got {value!r}")
+    check_recipe_param(params)
 
 
 def _validate_training(params: dict) -> None:
     import torch
-    processes = _require(params, "train.num_processes")
-    _positive(params, "train.num_processes", int)
-    _choice(params, "train.mixed_precision", MIXED_PRECISIONS)
-    _positive(params, "train.checkpoint_every", int, allow_none=True)
-    _positive(params, "train.abort_grad_norm", allow_none=True)
+    processes = require(params, "train.num_processes")
+    positive(params, "train.num_processes", int)
+    choice(params, "train.mixed_precision", MIXED_PRECISIONS)
+    positive(params, "train.checkpoint_every", int, allow_none=True)
+    positive(params, "train.abort_grad_norm", allow_none=True)
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     require_gpu_if_asked(params["device"])
     on_gpu = params["device"] != "cpu" and gpus > 0
@@ -200,7 +168,7 @@ def _validate_training(params: dict) -> None:
         raise PipelineError(f"train.num_processes={processes} but {gpus} GPU(s) are visible: one "
                             "process per GPU; lower it, or use -S device=cpu for CPU processes")
     for section in ("finetune", "qat"):
-        batch = _require(params, f"{section}.batch_size")
+        batch = require(params, f"{section}.batch_size")
         if isinstance(batch, int) and batch < processes:
             raise PipelineError(f"`{section}.batch_size` ({batch}) is the global batch, shared "
                                 f"by train.num_processes={processes} processes: it must be at "
@@ -208,16 +176,16 @@ def _validate_training(params: dict) -> None:
 
 
 def _validate_quantization(params: dict) -> None:
-    methods = _require(params, "methods")
+    methods = require(params, "methods")
     if (not isinstance(methods, list) or not methods or len(set(map(str, methods))) != len(methods)
             or any(m not in METHODS for m in methods)):
         raise PipelineError(f"`methods` must be a non-empty list without repeats of "
                             f"{', '.join(METHODS)}; got {methods!r} "
                             f"(e.g. dvc exp run -S 'methods=[qat,ptq_dynamic]')")
-    _choice(params, "quantization.preset", PRESETS)
-    _boolean(params, "quantization.per_channel")
-    _positive(params, "quantization.subset_size", int)
-    scope = _require(params, "quantization.ignored_scope")
+    choice(params, "quantization.preset", PRESETS)
+    boolean(params, "quantization.per_channel")
+    positive(params, "quantization.subset_size", int)
+    scope = require(params, "quantization.ignored_scope")
     if not isinstance(scope, list) or not all(isinstance(p, str) and p for p in scope):
         raise PipelineError("`quantization.ignored_scope` must be a list of module names or "
                             f"regexes (e.g. [classifier]), got {scope!r}")
@@ -227,84 +195,35 @@ def _validate_quantization(params: dict) -> None:
         except re.error as error:
             raise PipelineError(f"`quantization.ignored_scope` entry {pattern!r} is not a valid "
                                 f"regex ({error})") from None
-    _boolean(params, "qat.distill.enabled")
-    alpha = _require(params, "qat.distill.alpha")
+    boolean(params, "qat.distill.enabled")
+    alpha = require(params, "qat.distill.alpha")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise PipelineError(f"`qat.distill.alpha` must be a number in [0, 1] (the weight of the "
                             f"distillation loss), got {alpha!r}")
-    _positive(params, "qat.distill.temperature")
-    _boolean(params, "ptq_static.fast_bias_correction")
-    _choice(params, "ptq_dynamic.weight_type", WEIGHT_TYPES)
-
-
-def _list_of(params, dotted, allowed=None, positive_or_null=False, example=""):
-    values = _require(params, dotted)
-    def fits(value):
-        if allowed is not None:
-            return value in allowed
-        return value is None or (isinstance(value, int) and not isinstance(value, bool)
-                                 and value > 0)
-    if not isinstance(values, list) or not values or not all(fits(v) for v in values):
-        what = (f"of {', '.join(allowed)}" if allowed is not None
-                else "of positive integers or null")
-        raise PipelineError(f"`{dotted}` must be a non-empty list {what}, got {values!r}"
-                            + (f" (e.g. {example})" if example else ""))
+    positive(params, "qat.distill.temperature")
+    boolean(params, "ptq_static.fast_bias_correction")
+    choice(params, "ptq_dynamic.weight_type", WEIGHT_TYPES)
 
 
 def _validate_benchmark(params: dict) -> None:
-    _list_of(params, "benchmark.runtimes", RUNTIMES, example="[onnxruntime, openvino]")
-    _list_of(params, "benchmark.openvino_precisions", FLOAT_PRECISIONS, example="[f32, bf16]")
+    list_of(params, "benchmark.runtimes", RUNTIMES, example="[onnxruntime, openvino]")
+    list_of(params, "benchmark.openvino_precisions", FLOAT_PRECISIONS, example="[f32, bf16]")
     for key, example in (("batch_sizes", "[1, 32]"), ("seq_lengths", "[128, null]"),
                          ("threads", "[1, null]")):
-        _list_of(params, f"benchmark.{key}", example=example)
+        list_of(params, f"benchmark.{key}", example=example)
     if None in params["benchmark"]["batch_sizes"]:
         raise PipelineError("`benchmark.batch_sizes` must be positive integers, got "
                             f"{params['benchmark']['batch_sizes']!r}")
-    _positive(params, "benchmark.repeats", int)
-    warmup = _require(params, "benchmark.warmup")
+    positive(params, "benchmark.repeats", int)
+    warmup = require(params, "benchmark.warmup")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise PipelineError(f"`benchmark.warmup` must be an integer >= 0, got {warmup!r}")
-    _boolean(params, "benchmark.profile")
-
-
-def _validate_own(params: dict) -> None:
-    """The `own:` section; with task: own, also where its data comes from."""
-    for key in ("hub_config", "hub_splits.train", "hub_splits.validation", "hub_splits.test"):
-        _require(params, f"own.{key}")
-    _choice(params, "own.kind", tuple(OWN_KINDS))
-    columns = _require(params, "own.text_columns")
-    if (not isinstance(columns, list) or len(columns) not in (1, 2)
-            or not all(isinstance(c, str) and c for c in columns)):
-        raise PipelineError("`own.text_columns` must list one text column, or two for a pair "
-                            f"(e.g. -S 'own.text_columns=[question,answer]'), got {columns!r}")
-    if not isinstance(_require(params, "own.label_column"), str):
-        raise PipelineError("`own.label_column` must be a column name")
-    labels, kind = _require(params, "own.labels"), params["own"]["kind"]
-    if labels is not None and (kind != "classification" or not isinstance(labels, list)
-                               or len(labels) < 2 or len(set(map(str, labels))) != len(labels)):
-        raise PipelineError("`own.labels` must be null (the training file's labels, sorted) or, "
-                            "for classification, a list of two or more distinct label names, "
-                            f"got {labels!r}")
-    metrics = _require(params, "own.metrics")
-    allowed = OWN_METRICS[kind]
-    if metrics is not None and (not isinstance(metrics, list) or not metrics
-                                or any(m not in allowed for m in metrics)):
-        raise PipelineError(f"`own.metrics` for {kind} must be null or a list of "
-                            f"{', '.join(allowed)} (the first is the headline), got {metrics!r}")
-    if params["task"] != OWN:
-        return
-    data = params["data"]
-    if data["source"] == "packaged":
-        raise PipelineError("task=own reads your files (-S data.source=local with "
-                            "data.train_file and data.validation_file) or a hub dataset "
-                            "(-S data.source=hub with own.hub_dataset)")
-    if data["source"] == "hub" and not _require(params, "own.hub_dataset"):
-        raise PipelineError("task=own with data.source=hub needs own.hub_dataset (a dataset id)")
+    boolean(params, "benchmark.profile")
 
 
 def _validate_local_data(data: dict, task) -> None:
     for key in ("train_file", "validation_file", "test_file", "validation_articles"):
-        _require({"data": data}, f"data.{key}")
+        require({"data": data}, f"data.{key}")
     held_out = data["validation_articles"]
     count = isinstance(held_out, int) and not isinstance(held_out, bool) and held_out > 0
     titles = isinstance(held_out, list) and held_out and all(isinstance(t, str) for t in held_out)

@@ -5,6 +5,8 @@ from pathlib import Path
 PARAMS_FILE = Path("params.yaml")
 DATA_DIR = Path("data/prepared")          # download: <split>.jsonl + task.json
 REFERENCES_FILE = Path("data/references.csv")
+RECIPES_DIR = Path("data/recipes")       # one YAML per published row the pipeline can redo
+LOCAL_MODELS = Path("models/local")       # your model folders, watched by DVC (a download dep)
 BASE_MODEL_DIR = Path("models/base")      # download: tokenizer + pretrained encoder
 FP32_DIR = Path("models/fp32")            # finetune
 INT8_DIR = Path("models/int8")            # quantize@<method>: one folder per method

@@ -1,7 +1,19 @@
-"""The classic local layouts a task's files come in, and how to point the pipeline at them."""
-
+"""Where a task's data comes from: which source `data.source: auto` picks, and the classic
+local layouts a task's files come in (how to point the pipeline at them)."""
 
 from ..tasks.registry import Task
+
+PACKAGED_TASKS = ("rotten_tomatoes",)  # tasks whose data a Python package serves (offline)
+
+
+def resolve_source(data: dict, task_name: str) -> str:
+    """`data.source: auto`: packaged where the task has packaged data, local when a folder or
+    a file is given, else the hub."""
+    if data["source"] != "auto":
+        return data["source"]
+    if task_name in PACKAGED_TASKS:
+        return "packaged"
+    return "local" if data.get("dir") or data.get("train_file") else "hub"
 
 
 def local_hint(task: Task) -> str:

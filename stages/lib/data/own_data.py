@@ -11,6 +11,7 @@ import pandas as pd
 from ..core.errors import PipelineError
 from ..tasks.own import needs_label_names
 from ..tasks.registry import Task
+from .rows import first_marked
 
 FORMATS = (".csv", ".tsv", ".jsonl", ".parquet")
 
@@ -94,8 +95,7 @@ def label_names(train: pd.DataFrame, task: Task) -> tuple:
 def check_seen_labels(frame: pd.DataFrame, names: tuple, where: str) -> None:
     unseen = ~frame["label"].map(lambda value: str(value).strip()).isin(names)
     if unseen.any():
-        at = unseen.idxmax()
-        place = f"line {at}" if frame.index.name == "line" else f"row {unseen.argmax() + 1}"
+        at, place = first_marked(frame, unseen)
         raise PipelineError(f"{where}, {place}: label {frame['label'][at]!r} never appears in "
                             f"the training split (labels: {list(names)}); fix it, or list every "
                             "label in own.labels")

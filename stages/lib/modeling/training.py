@@ -14,29 +14,7 @@ from ..core.files import write_text
 from .checkpoints import restore_rng
 from .distributed import share_of_batch
 from .inputs import make_loader, to_device
-
-# What the finetune: and qat: sections of params.yaml hold (qat: adds distill:).
-SECTION_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm",
-                "log_every", "group_by_length")
-
-
-@dataclass
-class TrainSettings:
-    epochs: float
-    lr: float
-    batch_size: int
-    weight_decay: float
-    warmup_ratio: float
-    max_grad_norm: float
-    log_every: int
-    group_by_length: bool
-    seed: int
-    abort_grad_norm: float | None  # a gradient norm above this stops training (divergence)
-
-    @classmethod
-    def from_params(cls, params: dict, section: str):
-        return cls(**{key: params[section][key] for key in SECTION_KEYS}, seed=params["seed"],
-                   abort_grad_norm=params["train"]["abort_grad_norm"])
+from .train_settings import TrainSettings
 
 
 @dataclass
@@ -57,8 +35,10 @@ class Curves:
                 "padded_tokens_per_step": round(self.tokens / max(1, self.steps), 1)}
 
     def write(self, folder: Path, stage: str) -> None:
-        for kind, rows in (("loss", self.loss), ("eval", self.eval)):
-            write_text(folder / f"{stage}_{kind}.csv", pd.DataFrame(rows).to_csv(index=False))
+        # A checkpoint kept as published has no loss points: its file keeps the header.
+        write_text(folder / f"{stage}_loss.csv",
+                   pd.DataFrame(self.loss, columns=["step", "loss"]).to_csv(index=False))
+        write_text(folder / f"{stage}_eval.csv", pd.DataFrame(self.eval).to_csv(index=False))
 
 
 def decayed_parameter_ids(model) -> set:

@@ -43,7 +43,7 @@ def plot_curves(sources: list, metric: str, path: Path) -> None:
         evals = pd.read_csv(Path(folder) / f"{stage}_eval.csv")
         loss_ax.plot(loss["step"] + offset, loss["loss"], color=color, label=label)
         eval_ax.plot(evals["step"] + offset, evals["main"], "o-", color=color, label=label)
-        offset += int(loss["step"].max())
+        offset += int(loss["step"].max()) if not loss.empty else 0
     loss_ax.set(title="training loss", xlabel="step (QAT continues after FP32)")
     eval_ax.set(title=f"validation {metric} (%)", xlabel="step")
     for ax in (loss_ax, eval_ax):

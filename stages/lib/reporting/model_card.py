@@ -128,7 +128,9 @@ def model_card(name: str, folder: str, params: dict, task: Task, data_info: dict
     """`name`: fp32 or an INT8 method; `record`: that method's method.json (None for fp32)."""
     onnx_name = onnx_row(name)
     m, size = metrics[onnx_name], metrics[onnx_name]["size_mb"]
-    training = f"FP32 fine-tuning: {settings_text(params['finetune'])}"
+    training = (f"FP32: {params['model']['name']} as published (already fine-tuned; not "
+                "trained here)" if params["model"]["finetuned"] else
+                f"FP32 fine-tuning: {settings_text(params['finetune'])}")
     if record:
         training += (f"\n- INT8: {get_method(name).how_made}; scheme: {record['scheme']}; "
                      f"{settings_text(params[name])}; took {record['quantize_s']:.0f} s")

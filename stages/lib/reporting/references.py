@@ -51,14 +51,32 @@ def matching_method(reference_method: str, ours: dict) -> str:
     raise KeyError("no ONNX INT8 model among our results")
 
 
-def compare(references: pd.DataFrame, task: str, our_model: str, ours: dict) -> pd.DataFrame:
+def in_recipe(reference, recipe: dict | None) -> bool:
+    """Whether a references.csv row is one that `recipe` reproduces (names compared without
+    case)."""
+    return recipe is not None and all(
+        str(getattr(reference, key)).strip().lower() == str(value).strip().lower()
+        for key, value in recipe["reproduces"].items())
+
+
+def recipe_rows(references: pd.DataFrame, recipe: dict) -> pd.DataFrame:
+    rows = references[[in_recipe(ref, recipe) for ref in references.itertuples()]]
+    if rows.empty:
+        raise PipelineError(f"recipe {recipe['name']}: no row of {REFERENCES_FILE} has "
+                            f"{recipe['reproduces']}; correct its `reproduces`")
+    return rows
+
+
+def compare(references: pd.DataFrame, task: str, our_model: str, ours: dict,
+            recipe: dict | None = None) -> pd.DataFrame:
     """Each reference for `task` beside our FP32 and the INT8 made the same way (see
-    matching_method), on the same metric.
+    matching_method), on the same metric; the rows `recipe` reproduces first, marked.
 
     `ours` maps model name -> metrics ({"fp32": {...}, "onnx_qat": {...}, ...}); references on
     a metric we do not compute are left out."""
     rows = []
-    for ref in references[references["task"] == task].itertuples():
+    for ref in sorted(references[references["task"] == task].itertuples(),
+                      key=lambda ref: not in_recipe(ref, recipe)):
         if ref.metric not in ours["fp32"]:
             continue
         our_row = matching_method(ref.method, ours)
@@ -74,6 +92,7 @@ def compare(references: pd.DataFrame, task: str, our_model: str, ours: dict) -> 
             "our_drop": round(drop(our_fp32, our_int8), 2),
             "our_drop_rel_pct": round(relative_drop(our_fp32, our_int8), 2),
             "same_model": "yes" if same_model(our_model, ref.model) else "no",
+            **({"recipe": "yes" if in_recipe(ref, recipe) else ""} if recipe else {}),
         })
     return pd.DataFrame(rows)
 

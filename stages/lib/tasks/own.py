@@ -12,6 +12,8 @@ OWN = "own"
 KINDS = {"classification": CLASSIFICATION, "regression": REGRESSION}
 DEFAULT_METRICS = {"classification": ("accuracy", "macro_f1"),
                    "regression": ("pearson", "spearman")}
+ALLOWED_METRICS = {"classification": ("accuracy", "macro_f1", "mcc"),  # own.metrics may name
+                   "regression": ("pearson", "spearman")}
 
 
 def own_task(spec: dict, label_names=None, eval_splits=("validation",)) -> Task:

@@ -15,7 +15,8 @@ class Task:
     hub: tuple | None = None      # (path, config) for datasets.load_dataset
     kind: Classification = CLASSIFICATION  # or REGRESSION, EXTRACTIVE_QA (see kinds.py)
     layout: str = "glue"          # local files: glue | squad | xnli (see data.load_local)
-    label_aliases: dict = field(default_factory=dict)  # other spellings of label names
+    label_aliases: dict = field(default_factory=dict)  # other names of labels, in data
+                                  # files and fine-tuned checkpoints' heads
     squad_version: int | None = None  # 2: questions may have no answer
     glue_dir: str | None = None   # folder inside a classic glue_data/ root
     glue_files: dict = field(default_factory=dict)  # split -> TSV file name
@@ -63,15 +64,20 @@ BINARY = ("0", "1")
 TASKS = {t.name: t for t in [
     Task("rotten_tomatoes", ("text",), ("rotten", "fresh"), ("accuracy",),
          eval_splits=("validation", "test"),
-         hub=("cornell-movie-review-data/rotten_tomatoes", None)),
+         hub=("cornell-movie-review-data/rotten_tomatoes", None),
+         label_aliases={"negative": "rotten", "positive": "fresh"}),
     _glue("cola", "cola", "CoLA", ("sentence",), ("sentence",), BINARY, ("mcc", "accuracy"),
           # The original GLUE CoLA files have no header: source, label, original label, sentence.
-          glue_headerless={"sentence": 3, "label": 1}),
-    _glue("sst2", "sst2", "SST-2", ("sentence",), ("sentence",), BINARY, ("accuracy",)),
+          glue_headerless={"sentence": 3, "label": 1},
+          label_aliases={"unacceptable": "0", "acceptable": "1"}),
+    _glue("sst2", "sst2", "SST-2", ("sentence",), ("sentence",), BINARY, ("accuracy",),
+          label_aliases={"negative": "0", "positive": "1"}),
     _glue("mrpc", "mrpc", "MRPC", ("sentence1", "sentence2"), ("#1 String", "#2 String"),
-          BINARY, ("f1", "accuracy"), label="Quality"),
+          BINARY, ("f1", "accuracy"), label="Quality",
+          label_aliases={"not_equivalent": "0", "equivalent": "1"}),
     _glue("qqp", "qqp", "QQP", ("question1", "question2"), ("question1", "question2"),
-          BINARY, ("f1", "accuracy"), label="is_duplicate"),
+          BINARY, ("f1", "accuracy"), label="is_duplicate",
+          label_aliases={"not_duplicate": "0", "duplicate": "1"}),
     _glue("stsb", "stsb", "STS-B", ("sentence1", "sentence2"), ("sentence1", "sentence2"),
           None, ("pearson", "spearman"), label="score", kind=REGRESSION),
     _glue("mnli", "mnli", "MNLI", ("premise", "hypothesis"), ("sentence1", "sentence2"),
