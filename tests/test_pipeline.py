@@ -287,6 +287,23 @@ def test_a_failing_stage_names_the_fix_and_writes_nothing(workspace, tiny_model_
     assert not list(workspace.glob("**/*.partial"))
 
 
+def test_exp_run_task_squad_offline_fails_at_once_naming_both_ways_out(workspace):
+    """The README's command as a user types it, with no hub: data.source auto means the hub
+    for squad, and the download stage stops in seconds with one line."""
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "baseline")
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "task=squad"],
+                            cwd=workspace, capture_output=True, text=True, env=stage_env())
+    assert result.returncode != 0
+    errors = [line for line in (result.stdout + result.stderr).splitlines()
+              if line.startswith("error:")]
+    assert len(errors) == 1 and "Hugging Face hub" in errors[0], errors
+    assert "connect to the internet, or use local files: -S data.source=local" in errors[0]
+    assert time.perf_counter() - started < 120
+    assert not (workspace / "data" / "prepared").exists()
+
+
 @needs_glue
 def test_the_experiment_queue_runs_one_pipeline_per_task(workspace, tiny_model_dir):
     """`dvc exp run --queue -S task=a,b` + `dvc queue start`: each queued copy of the commit
