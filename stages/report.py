@@ -8,6 +8,7 @@ reports/results.{md,csv} (with every published reference for the task, and the
 """
 
 import pandas as pd
+import yaml
 
 from stages.lib.config.params import load_params
 from stages.lib.config.recipes import changes, load_recipe
@@ -54,13 +55,19 @@ def table_notes(params: dict, task, timings: dict) -> list:
     ]
 
 
+def as_param(value) -> str:
+    """A param value as `dvc exp run -S` takes it: YAML (`false`, `5.0e-06`, `[a, b]`)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip() \
+        .removesuffix("...").strip()
+
+
 def recipe_text(recipe: dict | None, params: dict) -> str:
     """Which recipe this run follows, and every setting it changed from it."""
     if recipe is None:
         return ""
     changed = changes(recipe, params)
     how = ("applied as written" if not changed else "with these changes: " + "; ".join(
-        f"`{key}` {ours!r} (recipe: {theirs!r})" for key, theirs, ours in changed))
+        f"`{key}={as_param(ours)}` (recipe: {as_param(theirs)})" for key, theirs, ours in changed))
     return (f"Recipe `{recipe['name']}` ({recipe.get('title', '')}), {how}; the rows it "
             "reproduces come first (recipe: yes).\n\n")
 

@@ -88,7 +88,8 @@ def test_a_recipe_runs_as_an_experiment_with_its_published_rows_first(workspace,
     assert "dvc exp run -n inc-mrpc-bert-base-static" in result.stdout
     results = (workspace / "reports" / "results.md").read_text()
     assert "Recipe `inc_mrpc_bert_base_static`" in results
-    assert "`model.name`" in results and "`data.max_seq_length` 32 (recipe: 128)" in results
+    assert f"`model.name={stand_in}` (recipe: Intel/bert-base-uncased-mrpc)" in results
+    assert "`data.max_seq_length=32` (recipe: 128)" in results
     table = pd.read_csv(workspace / "reports" / "results.csv")
     assert set(table["method"]) == {"FP32", "PTQ static"}
     section = results.split("## Published references")[1]
