@@ -24,6 +24,7 @@ from stages.lib.modeling.training import Curves, train
 
 def keep_published(params: dict, task, device) -> dict:
     """model.finetuned: the checkpoint is the FP32 model as published; scored, not trained."""
+    check_prepared_task(DATA_DIR, task)
     settings = input_settings(params, task)
     tokenizer = AutoTokenizer.from_pretrained(BASE_MODEL_DIR)
     model = load_task_model(BASE_MODEL_DIR, task).to(device)

@@ -8,10 +8,9 @@ reports/results.{md,csv} (with every published reference for the task, and the
 """
 
 import pandas as pd
-import yaml
 
 from stages.lib.config.params import load_params
-from stages.lib.config.recipes import changes, load_recipe
+from stages.lib.config.recipes import as_param, changes, load_recipe
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.files import read_json, write_json, write_text
 from stages.lib.core.paths import BENCHMARK_DIR, DATA_DIR, EVAL_DIR, INT8_DIR, REPORTS
@@ -53,12 +52,6 @@ def table_notes(params: dict, task, timings: dict) -> list:
         f"latency: batch {params['latency']['batch_size']}, {timings['fp32']['threads']} threads, "
         f"{timings['fp32']['device']}, median of {params['latency']['repeats']} runs",
     ]
-
-
-def as_param(value) -> str:
-    """A param value as `dvc exp run -S` takes it: YAML (`false`, `5.0e-06`, `[a, b]`)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip() \
-        .removesuffix("...").strip()
 
 
 def recipe_text(recipe: dict | None, params: dict) -> str:

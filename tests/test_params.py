@@ -91,7 +91,7 @@ def test_squad_from_local_files_needs_no_data_dir(tmp_path):
 
 @pytest.mark.parametrize("dotted, value, message", [
     ("methods", [], "`methods` must be a non-empty list without repeats of qat, ptq_static, "
-                    "ptq_dynamic; got []"),
+                    "ptq_accuracy, ptq_dynamic; got []"),
     ("methods", ["qat", "gptq"], "got ['qat', 'gptq']"),
     ("methods", ["qat", "qat"], "without repeats"),
     ("methods", "qat", "`methods` must be a non-empty list"),
@@ -105,10 +105,20 @@ def test_squad_from_local_files_needs_no_data_dir(tmp_path):
     ("qat.distill.temperature", 0, "`qat.distill.temperature` must be a positive number"),
     ("ptq_static.fast_bias_correction", "on", "`ptq_static.fast_bias_correction` must be true"),
     ("ptq_dynamic.weight_type", "int4", "`ptq_dynamic.weight_type` must be one of int8, uint8"),
+    ("ptq_accuracy.ranking_subset_size", 0, "`ptq_accuracy.ranking_subset_size` must be a "
+                                            "positive number"),
 ])
 def test_bad_methods_and_scheme_are_refused(dotted, value, message):
     params = set_dotted(default_params(), {dotted: value})
     with pytest.raises(PipelineError, match=re.escape(message)):
+        validate(params)
+
+
+def test_accuracy_control_is_refused_for_question_answering():
+    """NNCF scores single inputs; a SQuAD question's score needs all its context windows."""
+    params = set_dotted(default_params(), {"methods": ["ptq_accuracy"], "task": "squad",
+                                           "data.source": "local", "data.dir": "/data/squad"})
+    with pytest.raises(PipelineError, match="ptq_accuracy cannot control the accuracy of squad"):
         validate(params)
 
 

@@ -342,7 +342,8 @@ def test_your_own_csv_runs_through_one_dvc_exp_run(workspace, tiny_model_dir, tm
         rows.assign(stars=rows["label"].map({0: "neg", 1: "pos"}))[["sentence", "stars"]] \
             .rename(columns={"sentence": "review"}).to_csv(tmp_path / f"{split}.csv", index=False)
     write_params(workspace, small_params(tiny_model_dir, **{
-        "benchmark.runtimes": ["onnxruntime"], "methods": ["ptq_dynamic"]}))
+        "benchmark.runtimes": ["onnxruntime"], "methods": ["ptq_accuracy", "ptq_dynamic"],
+        "report.max_drop": 0.1}))
     git(workspace, "add", "-A")
     git(workspace, "commit", "-qm", "baseline")
     dvc(workspace, "exp", "run", "-S", "task=own", "-S", "data.source=local",
@@ -352,6 +353,11 @@ def test_your_own_csv_runs_through_one_dvc_exp_run(workspace, tiny_model_dir, tm
     metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "main"} <= set(metrics["onnx_ptq_dynamic"])
     assert metrics["fp32"]["main"] == metrics["fp32"]["accuracy"]
+    # accuracy-aware PTQ ran on the user's metric and says which layers it kept in FP32
+    record = json.loads((workspace / "models" / "int8" / "ptq_accuracy" / "method.json")
+                        .read_text())
+    assert isinstance(record["kept_fp32"], list) and "layers kept FP32" in record["scheme"]
+    assert record["scheme"] in (workspace / "reports" / "results.md").read_text()
     assert "None published for your data." in (workspace / "reports" / "results.md").read_text()
     result = subprocess.run([sys.executable, "-m", "stages.tools.predict",
                              str(workspace / "models" / "export" / "ptq_dynamic"), "a fine film"],

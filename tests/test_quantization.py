@@ -1,5 +1,6 @@
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import torch
 from conftest import GLUE_DIR, needs_glue, ort_logits
@@ -13,6 +14,12 @@ from stages.lib.modeling.inputs import make_loader, predict
 from stages.lib.modeling.models import load_task_model, save_model_folder
 from stages.lib.modeling.train_settings import TrainSettings
 from stages.lib.modeling.training import make_optimizer
+from stages.lib.quantization.accuracy_control import (
+    Criterion,
+    layer_name,
+    onnx_feeds,
+    quantize_with_accuracy_control,
+)
 from stages.lib.quantization.methods import get_method
 from stages.lib.quantization.nncf_backend import (
     load_quantized,
@@ -260,3 +267,54 @@ def test_a_method_variant_is_named_from_its_params_nested_or_flattened():
     assert qat.label_for({"qat.distill.enabled": True}) == "QAT + distillation"  # dvc exp show
     assert qat.label_for({"qat": {"distill": {"enabled": False}}}) == "QAT"
     assert get_method("ptq_static").label_for({}) == "PTQ static"
+
+
+def accuracy_controlled(fp32_path, dest, feeds, reference, max_drop):
+    """ptq_accuracy on `feeds` with a metric that only FP32 maximises (100): 100 minus the mean
+    gap between a model's logits and FP32's, in hundredths, so any INT8 error is a drop."""
+    def fidelity(outputs, indices):
+        gaps = np.abs(np.stack(outputs["logits"]) - reference[indices]).mean(axis=1)
+        return 100 - 100 * float(gaps.mean()), (-gaps).tolist()
+    return quantize_with_accuracy_control(
+        fp32_path, dest, feeds[:16], feeds, fidelity, ["logits"], MIXED, [],
+        Criterion(max_drop, "absolute"), fast_bias_correction=True, ranking_subset_size=16)
+
+
+@needs_glue
+def test_accuracy_control_keeps_layers_in_fp32_until_the_drop_is_met(quantized, tiny_model_dir,
+                                                                     tmp_path):
+    _, _, _, tokenizer, items = quantized
+    task = get_task("mrpc")
+    export(load_task_model(tiny_model_dir, task), next(iter(make_loader(items, tokenizer, 2))),
+           tmp_path / "fp32.onnx", 17)
+    feeds = onnx_feeds(make_loader(items, tokenizer, 1), ["input_ids", "attention_mask",
+                                                          "token_type_ids"])
+    session = onnxruntime.InferenceSession(str(tmp_path / "fp32.onnx"))
+    reference = np.concatenate([session.run(["logits"], feed)[0] for feed in feeds])
+
+    loose = accuracy_controlled(tmp_path / "fp32.onnx", tmp_path / "all.onnx", feeds, reference,
+                                max_drop=1e9)
+    assert loose.kept_fp32 == [] and loose.met and loose.int8_main < loose.fp32_main == 100.0
+    half = (100 - loose.int8_main) / 2
+    tight = accuracy_controlled(tmp_path / "fp32.onnx", tmp_path / "kept.onnx", feeds, reference,
+                                max_drop=half)
+    assert tight.met and 100 - tight.int8_main <= half
+    assert 1 <= len(tight.kept_fp32) < tight.quantized + len(tight.kept_fp32)
+    # in the saved file, the layers named as kept read no DequantizeLinear; the others still do
+    graph = onnx.load(str(tmp_path / "kept.onnx")).graph
+    dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+    reads_int8 = {layer_name(node.name): bool(dequantized & set(node.input))
+                  for node in graph.node if node.op_type in ("MatMul", "Gemm")}
+    assert not any(reads_int8[layer] for layer in tight.kept_fp32)
+    assert sum(reads_int8.values()) == tight.quantized
+
+
+def test_accuracy_criterion_reads_the_report_units():
+    assert Criterion(1.0, "relative").nncf_max_drop == 0.01  # NNCF's relative drop: a fraction
+    assert Criterion(1.0, "absolute").nncf_max_drop == 1.0
+    assert Criterion(1.0, "relative").met(80.0, 79.2) and not Criterion(1.0, "relative").met(
+        80.0, 79.1)
+    assert layer_name("/model/bert/encoder/layer.1/output/dense/MatMul") == \
+        "bert.encoder.layer.1.output.dense"
+    assert layer_name("/model/bert/encoder/layer.0/attention/self/MatMul_1") == \
+        "bert.encoder.layer.0.attention.self/MatMul_1"

@@ -156,6 +156,16 @@ def test_the_command_writes_the_table_files_and_picture(tmp_path):
     assert runs["qat.lr"].tolist() == [1e-05] * 3 and runs["column"].tolist() == ["mrpc"] * 3
     assert (out / "summary.png").stat().st_size > 10_000
 
+    # the runs it was built from are kept beside it: a clone, without the experiment refs,
+    # rebuilds the same summary from them
+    again = tmp_path / "again"
+    result = subprocess.run([sys.executable, "-m", "stages.tools.summarize", "--input",
+                             out / "exp_show.json", "--out", again], cwd=REPO,
+                            capture_output=True, text=True, env=stage_env())
+    assert result.returncode == 0, result.stderr
+    for name in ("summary.md", "summary.csv", "runs.csv", "methods.csv"):
+        assert (again / name).read_text() == (out / name).read_text(), name
+
     result = subprocess.run([sys.executable, "-m", "stages.tools.summarize", "--input", saved,
                              "--out", tmp_path / "none", "--exp", "nothing-*"], cwd=REPO,
                             capture_output=True, text=True, env=stage_env())
@@ -170,8 +180,10 @@ def test_ptq_rows_appear_where_runs_have_them_and_old_runs_still_count():
         ("m42", "c" * 40, params(), metrics(90.0, 89.0, onnx_ptq_dynamic=85.0)),
         ("m43", "d" * 40, params(seed=43), metrics(92.0, 91.0, onnx_ptq_dynamic=87.0))))
     table, long = summary_tables(group_runs(runs))
-    assert table.loc["INT8 QAT (ONNX Runtime)", "stsb (pearson)"] == "79.00"  # legacy onnx_int8
+    assert table.loc["INT8 QAT (ONNX Runtime)", "stsb (pearson)"] == "**79.00**"  # legacy
     assert table.loc["INT8 PTQ dynamic (ONNX Runtime)", "mrpc (f1)"] == "86.00 ± 1.41"
+    assert table.loc["INT8 QAT (ONNX Runtime)", "mrpc (f1)"] == "**90.00 ± 1.41**"  # the best
+    assert table.loc["best INT8", "mrpc (f1)"] == "QAT"
     assert table.loc["INT8 PTQ dynamic (ONNX Runtime)", "stsb (pearson)"] == "-"
     assert "INT8 PTQ static (ONNX Runtime)" not in table.index  # no run had it
 
@@ -207,6 +219,22 @@ def test_the_methods_table_shows_each_method_once_with_its_cost():
     assert stsb["cost_s"].isna().all()
 
 
+def test_the_best_int8_method_of_a_task_is_the_cheapest_of_the_highest():
+    """Each task's best INT8 model: the highest mean; on a tie, the method that takes less."""
+    tied = {"fp32": {"main": 90.0}, "onnx_fp32": {"main": 90.0}, "onnx_qat": {"main": 89.0},
+            "onnx_ptq_static": {"main": 89.0}, "onnx_ptq_accuracy": {"main": 89.5},
+            "onnx_ptq_dynamic": {"main": 88.0}}
+    runs = runs_from_exp_show(exp_show(metrics(85.0, 84.0), ("all", "1" * 40, params(), tied),
+                                       ("tie", "2" * 40, params(task="rte"),
+                                        {**tied, "onnx_ptq_accuracy": {"main": 88.0}})))
+    table, long = summary_tables(group_runs(runs))
+    assert table.loc["best INT8", "mrpc (f1)"] == "PTQ accuracy-aware"
+    assert table.loc["INT8 PTQ accuracy-aware (ONNX Runtime)", "mrpc (f1)"] == "**89.50**"
+    assert table.loc["best INT8", "rte (accuracy)"] == "PTQ static"  # QAT ties, costs more
+    best = long[long["best"]].set_index("column")["figure"].to_dict()
+    assert best == {"mrpc": "onnx_ptq_accuracy", "rte": "onnx_ptq_static", "stsb": "onnx_qat"}
+
+
 def test_a_run_without_qat_is_summarized_with_its_own_drop(tmp_path):
     """`-S 'methods=[ptq_static]'`: no onnx_qat, and the run still counts, with its drop."""
     only_static = {"fp32": {"main": 90.0}, "ptq_static": {"main": 88.5},
@@ -216,7 +244,7 @@ def test_a_run_without_qat_is_summarized_with_its_own_drop(tmp_path):
     runs = runs_from_exp_show(entries)
     assert [run.name for run in runs] == ["static", "main"]
     table, long = summary_tables(group_runs(runs))
-    assert table.loc["INT8 PTQ static (ONNX Runtime)", "mrpc (f1)"] == "88.00"
+    assert table.loc["INT8 PTQ static (ONNX Runtime)", "mrpc (f1)"] == "**88.00**"  # its best
     assert table.loc["INT8 QAT (ONNX Runtime)", "mrpc (f1)"] == "-"
     assert table.loc["drop, INT8 PTQ static (ONNX Runtime)", "mrpc (f1)"] == "2.00"
     published = published_drops(load_references(REPO / "data" / "references.csv"),

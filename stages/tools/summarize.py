@@ -6,11 +6,15 @@
                                                # gained keys makes its runs a new column
     python -m stages.tools.summarize --exp 'mrpc-*' --exp sst2-s42   # only these experiments
 
-Writes reports/summary/{summary.md, summary.csv, runs.csv, summary.png}: rows FP32 / INT8,
-columns tasks and their average; mean ± std (n - 1) where runs differ only by seed; the
-relative drops published work reports for the same tasks beside ours; and every INT8 method
-(FP32, PTQ static, PTQ dynamic, QAT, QAT + distillation) per task with its size, latency and
-cost, also as reports/summary/methods.csv.
+    python -m stages.tools.summarize --input reports/summary/exp_show.json  # rebuild a summary
+
+Writes reports/summary/{summary.md, summary.csv, runs.csv, summary.png, exp_show.json}: rows
+FP32 and every INT8 method's models, columns tasks and their average; mean ± std (n - 1) where
+runs differ only by seed; each task's best INT8 model marked; the relative drops published
+work reports for the same tasks beside ours; and every INT8 method (FP32, PTQ static, PTQ
+accuracy-aware, PTQ dynamic, QAT, QAT + distillation) per task with its size, latency and
+cost, also as reports/summary/methods.csv. exp_show.json keeps the runs it was built from
+(experiments are local git refs, which a clone does not get).
 """
 import argparse
 import fnmatch
@@ -26,6 +30,9 @@ from stages.lib.core.files import write_text
 from stages.lib.core.runner import run_stage
 from stages.lib.reporting.references import load_references
 from stages.lib.reporting.summary import (
+    LATENCY_FILE,
+    METRICS_FILE,
+    PARAMS_FILE,
     group_runs,
     methods_table,
     published_drops,
@@ -45,7 +52,10 @@ def parse_args(argv=None):
                         help="read the experiments of this commit (repeatable; default HEAD)")
     parser.add_argument("--exp", action="append", default=[],
                         help="keep only runs whose name matches (glob; repeatable)")
-    parser.add_argument("--input", help="a saved `dvc exp show --json` output to read instead")
+    parser.add_argument("--input", action="append", default=[],
+                        help="a saved `dvc exp show --json` output to read instead, such as "
+                             "the exp_show.json a summary writes (repeatable: runs of several "
+                             "files together)")
     parser.add_argument("--out", default="reports/summary", help="output folder")
     return parser.parse_args(argv)
 
@@ -66,6 +76,26 @@ def runs_table(groups: dict, with_params=False) -> pd.DataFrame:
                           **{k: round(v, 4) for k, v in run_values(run).items()},
                           **(run.params if with_params else {})}
                          for label, members in groups.items() for run in members])
+
+
+def as_exp_show(runs: list) -> list:
+    """The runs summarized, as `dvc exp show --json` records: experiments live in local git
+    refs that a clone does not get, so the summary keeps what it was built from."""
+    return [{"rev": run.name, "name": run.name, "data": {
+        "params": {PARAMS_FILE: {"data": unflatten(run.params)}},
+        "metrics": {METRICS_FILE: {"data": run.metrics}, LATENCY_FILE: {"data": run.timings}}}}
+        for run in runs]
+
+
+def unflatten(flat: dict) -> dict:
+    tree = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return tree
 
 
 def to_markdown(table: pd.DataFrame, published: pd.DataFrame, methods: pd.DataFrame,
@@ -94,8 +124,8 @@ def to_markdown(table: pd.DataFrame, published: pd.DataFrame, methods: pd.DataFr
 
 def main(argv=None):
     args = parse_args(argv)
-    entries = json.loads(Path(args.input).read_text()) if args.input else \
-        exp_show(args.all_commits, args.rev)
+    entries = [entry for path in args.input for entry in json.loads(Path(path).read_text())] \
+        if args.input else exp_show(args.all_commits, args.rev)
     runs = runs_from_exp_show(entries)
     if args.exp:
         runs = [r for r in runs if any(fnmatch.fnmatch(r.name, p) for p in args.exp)]
@@ -112,10 +142,12 @@ def main(argv=None):
     write_text(out / "methods.csv", methods.to_csv(index=False))
     write_text(out / "summary.csv", long.to_csv(index=False))
     write_text(out / "runs.csv", runs_table(groups, with_params=True).to_csv(index=False))
+    write_text(out / "exp_show.json", json.dumps(as_exp_show(runs), indent=1) + "\n")
     plot_summary(long, out / "summary.png")
     print(table.to_markdown(disable_numparse=True))
     print("\n" + methods.to_markdown(index=False, floatfmt=".2f"))
-    print(f"\nwrote {out}/summary.md, summary.csv, methods.csv, runs.csv, summary.png")
+    print(f"\nwrote {out}/summary.md, summary.csv, methods.csv, runs.csv, summary.png and "
+          f"exp_show.json (--input {out}/exp_show.json rebuilds this summary from it)")
 
 
 if __name__ == "__main__":

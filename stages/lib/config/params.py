@@ -49,6 +49,7 @@ SCHEMA = {
     "qat": {**dict.fromkeys(TRAINING_KEYS),
             "distill": dict.fromkeys(("enabled", "alpha", "temperature"))},
     "ptq_static": {"fast_bias_correction": None},
+    "ptq_accuracy": {"fast_bias_correction": None, "ranking_subset_size": None},
     "ptq_dynamic": {"weight_type": None},
     "evaluate": {"batch_size": None},
     "export": {"opset": None, "parity_tolerance": None},
@@ -107,7 +108,7 @@ def validate(params: dict) -> None:
     choice(params, "data.source", DATA_SOURCES)
     # auto becomes the source it means, so that every stage and report names the real one
     params["data"]["source"] = resolve_source(params["data"], params["task"])
-    _validate_quantization(params)
+    _validate_quantization(params, task)
     _validate_benchmark(params)
     for key in ("finetune.group_by_length", "qat.group_by_length"):
         boolean(params, key)
@@ -175,7 +176,7 @@ def _validate_training(params: dict) -> None:
                                 "least the process count")
 
 
-def _validate_quantization(params: dict) -> None:
+def _validate_quantization(params: dict, task) -> None:
     methods = require(params, "methods")
     if (not isinstance(methods, list) or not methods or len(set(map(str, methods))) != len(methods)
             or any(m not in METHODS for m in methods)):
@@ -202,6 +203,12 @@ def _validate_quantization(params: dict) -> None:
                             f"distillation loss), got {alpha!r}")
     positive(params, "qat.distill.temperature")
     boolean(params, "ptq_static.fast_bias_correction")
+    boolean(params, "ptq_accuracy.fast_bias_correction")
+    positive(params, "ptq_accuracy.ranking_subset_size", int)
+    if "ptq_accuracy" in methods and task.kind.example_scores is None:
+        raise PipelineError(f"ptq_accuracy cannot control the accuracy of {task.name}: a "
+                            "question's score needs all the windows of its context, and NNCF "
+                            "scores single inputs; use ptq_static or qat")
     choice(params, "ptq_dynamic.weight_type", WEIGHT_TYPES)
 
 

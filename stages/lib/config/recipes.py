@@ -13,6 +13,7 @@ from ruamel.yaml import YAML
 
 from ..core.errors import PipelineError
 from ..core.paths import RECIPES_DIR
+from .checks import require
 
 FIELDS = {"title", "reproduces", "params", "seeds", "notes"}
 ROW_KEYS = ("source", "model", "task", "method")  # how a recipe names its references.csv rows
@@ -35,29 +36,24 @@ def load_recipe(name: str, folder: Path = RECIPES_DIR) -> dict:
     return {**recipe, "name": name}
 
 
-def dotted_value(params: dict, dotted: str):
-    node = params
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            raise PipelineError(f"recipe param `{dotted}` is not a key of params.yaml")
-        node = node[key]
-    return node
-
-
 def changes(recipe: dict, params: dict) -> list:
     """(key, the recipe's value, this run's value) where the run differs from the recipe."""
-    return [(key, value, dotted_value(params, key)) for key, value in recipe["params"].items()
-            if dotted_value(params, key) != value]
+    ours = {key: require(params, key) for key in recipe["params"]}
+    return [(key, value, ours[key]) for key, value in recipe["params"].items()
+            if ours[key] != value]
+
+
+def as_param(value) -> str:
+    """A param value as `dvc exp run -S` takes it: YAML (`false`, `5.0e-06`, `[a, b]`)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip() \
+        .removesuffix("...").strip()
 
 
 def overrides(recipe: dict, extra: tuple = ()) -> list:
     """`-S key=value` arguments for `dvc exp run`: the recipe's params, its name, then `extra`
-    (a user's own `key=value` changes, which win). Values are written as YAML, as DVC reads
-    them."""
-    args = [f"recipe={recipe['name']}"]
-    for key, value in recipe["params"].items():
-        text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
-        args.append(f"{key}={text.removesuffix('...').strip()}")
+    (a user's own `key=value` changes, which win)."""
+    args = [f"recipe={recipe['name']}",
+            *(f"{key}={as_param(value)}" for key, value in recipe["params"].items())]
     return [item for arg in [*args, *extra] for item in ("-S", arg)]
 
 

@@ -16,7 +16,8 @@ class Method:
     name: str       # the `methods` entry, the stage quantize@<name> and its params section
     label: str      # how tables and charts name it
     backend: str    # nncf: a fake-quantized PyTorch model, exported to ONNX Q/DQ;
-                    # onnxruntime: quantizes the FP32 ONNX file, no PyTorch model
+                    # onnx: made from the FP32 ONNX file (ONNX Runtime, or NNCF's ONNX
+                    # backend), no PyTorch model
     how_made: str   # one line for the model card
     effort: int     # what making it takes: 0 no data, 1 calibration, 2 training
     published_as: tuple = ()  # words in a published row's method that mean this method
@@ -50,7 +51,11 @@ METHODS = {m.name: m for m in [
            variants=(("qat.distill.enabled", " + distillation"),)),
     Method("ptq_static", "PTQ static", "nncf", "post-training static quantization (NNCF): "
            "calibration only", effort=1, published_as=("static",)),
-    Method("ptq_dynamic", "PTQ dynamic", "onnxruntime", "post-training dynamic quantization "
+    Method("ptq_accuracy", "PTQ accuracy-aware", "onnx", "post-training static quantization "
+           "with accuracy control (NNCF, on the ONNX model): the layers that cost the most "
+           "kept in FP32 until the validation metric is within report.max_drop", effort=1,
+           published_as=("left in fp32", "accuracy-driven", "accuracy-aware")),
+    Method("ptq_dynamic", "PTQ dynamic", "onnx", "post-training dynamic quantization "
            "(ONNX Runtime): INT8 weights, activations quantized per batch at run time",
            effort=0, published_as=("dynamic",)),
 ]}
@@ -81,10 +86,12 @@ def torch_methods(names: list) -> list:
 
 
 def published_method(text: str) -> str:
-    """The method a published row's `method` text describes."""
+    """The method a published row's `method` text describes: the most specific words win
+    ('static PTQ, one Linear left in FP32' is accuracy-aware, not plain static)."""
     text = text.lower()
-    return next((m.name for m in METHODS.values() if any(w in text for w in m.published_as)),
-                DEFAULT)
+    found = [(len(word), m.name) for m in METHODS.values() for word in m.published_as
+             if word in text]
+    return max(found)[1] if found else DEFAULT
 
 
 def row_label(row: str) -> str:

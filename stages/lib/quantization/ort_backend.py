@@ -7,7 +7,7 @@ import onnx
 from ..core.errors import PipelineError
 from .scheme import Scheme
 
-ONNX_MODEL = "model.onnx"  # what ptq_dynamic leaves in its folder
+ONNX_MODEL = "model.onnx"  # what a method made as ONNX leaves in its folder
 
 
 def onnx_module_name(node_name: str) -> str:
@@ -18,14 +18,19 @@ def onnx_module_name(node_name: str) -> str:
     return ".".join(scopes[1:] if scopes[:1] == ["model"] else scopes)
 
 
+def nodes_of(graph, modules: list) -> list:
+    """The ONNX nodes the modules were exported as."""
+    modules = set(modules)
+    return [node.name for node in graph.node if onnx_module_name(node.name) in modules]
+
+
 def quantize_dynamic(fp32_onnx: Path, dest: Path, scheme: Scheme, modules: list,
                      weight_type: str) -> None:
     """ONNX Runtime dynamic INT8: no calibration, activation ranges are taken per batch."""
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
     graph = onnx.load(str(fp32_onnx), load_external_data=False).graph
-    ignored = set(modules)
-    excluded = [node.name for node in graph.node if onnx_module_name(node.name) in ignored]
+    excluded = nodes_of(graph, modules)
     # ONNX Runtime first rewrites Gemm as MatMul + Add, naming the MatMul <gemm name>_MatMul.
     excluded += [f"{name}_MatMul" for name in excluded if name.endswith("Gemm")]
     if modules and not excluded:

@@ -12,8 +12,10 @@ from .methods import get_method
 RECORD = "method.json"
 
 
-def write_record(folder: Path, method: str, scheme: str, params: dict) -> None:
-    record = {"method": method, "label": get_method(method).label_for(params), "scheme": scheme}
+def write_record(folder: Path, method: str, scheme: str, params: dict, **details) -> None:
+    """details: what the method decided (ptq_accuracy: the layers it kept in FP32)."""
+    record = {"method": method, "label": get_method(method).label_for(params), "scheme": scheme,
+              **details}
     (Path(folder) / RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..quantization.methods import FP32, METHODS, onnx_row, row_label, torch_methods
+from ..quantization.methods import FP32, METHODS, model_of, onnx_row, row_label, torch_methods
 from ..tasks.own import headline_metric
 from .references import drop, relative_drop
 
 METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
 LATENCY_FILE = "reports/latency.json"
 # Params that cannot change a metric, so runs differing only in them are repeats.
-NOT_CONFIG = ("seed", "latency.", "report.", "device")
+NOT_CONFIG = ("seed", "latency.", "report.", "device", "benchmark.")
 # Every model a run may have scored, FP32 first; a row stays empty where no run had it.
 ROWS = {row: row_label(row) for row in
         [FP32, *torch_methods(list(METHODS)), *map(onnx_row, METHODS)]}
@@ -152,9 +152,19 @@ def cell_text(mean: float, std: float) -> str:
     return f"{mean:.2f}" if np.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
+def best_rows(long: pd.DataFrame) -> dict:
+    """column -> its best ONNX INT8 model: the highest mean headline metric, the method that
+    takes less to make on a tie."""
+    effort = {onnx_row(m.name): m.effort for m in METHODS.values()}
+    int8 = long[long["figure"].isin(INT8_ONNX_ROWS) & long["mean"].notna()]
+    return {column: min(rows.itertuples(), key=lambda r: (-r.mean, effort[r.figure])).figure
+            for column, rows in int8.groupby("column", sort=False)}
+
+
 def summary_tables(groups: dict) -> tuple:
     """(table, long): the multi-task table of text cells with an `average` column, and the
-    numbers behind it, one row per column and figure (mean, std, n)."""
+    numbers behind it, one row per column and figure (mean, std, n, best). The best INT8
+    model of each column is in bold, and named in the row `best INT8`."""
     long = []
     for label, members in groups.items():
         per_run = [run_values(run) for run in members]
@@ -167,13 +177,19 @@ def summary_tables(groups: dict) -> tuple:
                          "std": std, "n": len(members),
                          "seeds": " ".join(str(run.seed) for run in members)})
     long = pd.DataFrame(long)
+    best = best_rows(long)
+    long["best"] = [best.get(column) == figure
+                    for column, figure in zip(long["column"], long["figure"])]
     table = {}
     for figure, title in {**ROWS, **DROP_ROWS}.items():
         rows = long[(long["figure"] == figure) & long["mean"].notna()]
         if rows.empty:
             continue
-        table[title] = {**{r.column: cell_text(r.mean, r.std) for r in rows.itertuples()},
+        table[title] = {**{r.column: (f"**{cell_text(r.mean, r.std)}**" if r.best
+                                      else cell_text(r.mean, r.std)) for r in rows.itertuples()},
                         "average": f"{rows['mean'].mean():.2f}"}
+    table["best INT8"] = {**{column: METHODS[model_of(figure)].label
+                             for column, figure in best.items()}, "average": ""}
     columns = list(groups) + ["average"]
     table = pd.DataFrame(table).T[columns].fillna("-")  # a method no run of that column had
     table.columns = [f"{c} ({headline_metric(groups[c][0].task, groups[c][0].params)})"

@@ -8,7 +8,8 @@ from .charts import FP32_COLOR, INT8_COLOR, plt, save_figure
 
 
 def plot_summary(long: pd.DataFrame, path: Path) -> None:
-    """FP32 vs INT8 headline metric per task (mean, with the seed std as error bars)."""
+    """FP32 and every ONNX model's headline metric per task (mean, with the seed std as error
+    bars); each task's best INT8 model hatched and starred."""
     columns = list(dict.fromkeys(long["column"]))
     present = long[long["mean"].notna()]["figure"].unique()
     series = [(row, row_label(row)) for row in (FP32, *map(onnx_row, METHODS)) if row in present]
@@ -20,13 +21,19 @@ def plot_summary(long: pd.DataFrame, path: Path) -> None:
         x = [i + (offset - (len(series) - 1) / 2) * width for i in range(len(columns))]
         bars = ax.bar(x, rows["mean"], width, yerr=rows["std"].fillna(0), capsize=3,
                       color=color, label=label)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+        best = rows["best"].fillna(False).astype(bool).tolist()
+        for bar, is_best in zip(bars, best):
+            if is_best:
+                bar.set(hatch="//", edgecolor="black")
+        ax.bar_label(bars, labels=[f"{'★ ' if b else ''}{m:.2f}" if m == m else ""
+                                   for b, m in zip(best, rows["mean"])], fontsize=7, padding=2)
     metrics = long.drop_duplicates("column").set_index("column").loc[columns, "metric"]
     ax.set_xticks(range(len(columns)), [f"{c}\n({m})" for c, m in zip(columns, metrics)],
                   fontsize=8)
     low = long[long["figure"].isin([figure for figure, _ in series])]["mean"].min()
     ax.set_ylim(max(0.0, low - 15), 100)
-    ax.set(ylabel="headline metric (%)", title="FP32 vs INT8 per task (error bars: std over seeds)")
+    ax.set(ylabel="headline metric (%)",
+           title="FP32 vs INT8 per task (error bars: std over seeds; ★ best INT8)")
     ax.legend(loc="upper left", ncols=2)
     fig.tight_layout()
     save_figure(fig, path)

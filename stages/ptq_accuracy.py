@@ -1,0 +1,108 @@
+"""Stage quantize@ptq_accuracy: static PTQ with accuracy control (NNCF, on the ONNX model).
+
+Intel Neural Compressor's accuracy-driven tuning, done by NNCF's
+`quantize_with_accuracy_control`: the FP32 model is exported to ONNX, calibrated on the same
+samples as ptq_static, scored on the first evaluation split with the task's own metric, and
+the layers whose quantization moves the outputs most are put back in FP32 one at a time
+until `main` drops by at most report.max_drop (report.drop_kind). The held-out test split is
+never used. Output: models/int8/ptq_accuracy/ (model.onnx, method.json naming the layers kept
+in FP32).
+"""
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import onnx
+from transformers import AutoTokenizer, set_seed
+
+from stages.lib.config.params import load_params
+from stages.lib.core.files import atomic_dir
+from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
+from stages.lib.core.runner import run_stage
+from stages.lib.data.prepared import check_prepared_task, load_task, read_split
+from stages.lib.inference.onnx_export import export, trace_example
+from stages.lib.modeling.features import eval_split, input_settings, train_items
+from stages.lib.modeling.inputs import make_loader
+from stages.lib.modeling.models import load_task_model
+from stages.lib.quantization.accuracy_control import (
+    Criterion,
+    graph_inputs,
+    onnx_feeds,
+    quantize_with_accuracy_control,
+)
+from stages.lib.quantization.ort_backend import ONNX_MODEL, nodes_of
+from stages.lib.quantization.records import write_record
+from stages.lib.quantization.scheme import Scheme, ignored_modules
+
+OUT_DIR = method_dir("ptq_accuracy")
+
+
+def validation_feeds(tokenizer, task, settings, input_names: list) -> tuple:
+    """(the first evaluation split, one ONNX feed per example of it)."""
+    split = eval_split(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), task, settings,
+                       batch_size=1)
+    return split, onnx_feeds(split.loader, input_names)
+
+
+def calibration_feeds(tokenizer, task, settings, input_names: list, count: int) -> list:
+    """The first `count` training samples, as ptq_static and QAT calibrate on them."""
+    items = train_items(tokenizer, read_split(DATA_DIR, "train"), task, settings)[:count]
+    unlabeled = [{k: v for k, v in item.items() if k in input_names} for item in items]
+    return onnx_feeds(make_loader(unlabeled, tokenizer, batch_size=1), input_names)
+
+
+def row_scorer(task, split, settings):
+    """The task's headline metric over some rows of the split, and each row's own score."""
+    def score_rows(outputs: dict, indices: list) -> tuple:
+        rows = replace(split, frame=split.frame.iloc[indices])
+        return (task.kind.score(outputs, rows, task, settings)[task.main_metric],
+                task.kind.example_scores(outputs, rows))
+    return score_rows
+
+
+def main():
+    params = load_params()
+    task, scheme, section = load_task(params), Scheme.from_params(params), params["ptq_accuracy"]
+    criterion = Criterion(params["report"]["max_drop"], params["report"]["drop_kind"])
+    check_prepared_task(DATA_DIR, task)
+    set_seed(params["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
+    model = load_task_model(FP32_DIR, task).eval()
+    kept_modules = ignored_modules(model, scheme.ignored_scope)
+    settings = input_settings(params, task)
+    example = trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
+
+    with atomic_dir(OUT_DIR) as scratch, tempfile.TemporaryDirectory() as tmp:
+        fp32_onnx = Path(tmp) / "fp32.onnx"
+        export(model, example, fp32_onnx, params["export"]["opset"], task.output_names)
+        graph = onnx.load(str(fp32_onnx), load_external_data=False)
+        names = graph_inputs(graph)
+        split, validation = validation_feeds(tokenizer, task, settings, names)
+        start = time.perf_counter()
+        outcome = quantize_with_accuracy_control(
+            fp32_onnx, scratch / ONNX_MODEL,
+            calibration_feeds(tokenizer, task, settings, names, scheme.subset_size), validation,
+            row_scorer(task, split, settings),
+            list(task.output_names), scheme, nodes_of(graph.graph, kept_modules), criterion,
+            section["fast_bias_correction"], section["ranking_subset_size"])
+        wall_s = time.perf_counter() - start
+        write_record(scratch, "ptq_accuracy", describe(scheme, criterion, outcome), params,
+                     kept_fp32=outcome.kept_fp32, criterion_met=outcome.met)
+    print(f"PTQ accuracy-aware {task.name}: FP32 {outcome.fp32_main:.2f}, INT8 "
+          f"{outcome.int8_main:.2f} with {len(outcome.kept_fp32)} layers kept in FP32 "
+          f"({', '.join(outcome.kept_fp32) or 'none'}); criterion "
+          f"{'met' if outcome.met else 'NOT met'}; {wall_s:.0f} s")
+    return {"quantize_s": round(wall_s, 2), "device": "cpu"}
+
+
+def describe(scheme: Scheme, criterion: Criterion, outcome) -> str:
+    unit = "%" if criterion.kind == "relative" else " points"
+    kept = ", ".join(outcome.kept_fp32) or "none"
+    return (f"{scheme.describe('ptq_accuracy')}, max drop {criterion.max_drop:g}{unit}: "
+            f"{len(outcome.kept_fp32)} of {len(outcome.kept_fp32) + outcome.quantized} layers "
+            f"kept FP32 ({kept})" + ("" if outcome.met else ", criterion not met"))
+
+
+if __name__ == "__main__":
+    run_stage(main, timed=True)
