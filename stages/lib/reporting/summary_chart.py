@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.patches import Patch
 
 from ..quantization.methods import FP32, METHODS, onnx_row, row_label
 from .charts import FP32_COLOR, INT8_COLOR, plt, save_figure
@@ -34,7 +35,10 @@ def plot_summary(long: pd.DataFrame, path: Path) -> None:
     ax.set_ylim(max(0.0, low - 15), 100)
     ax.set(ylabel="headline metric (%)",
            title="FP32 vs INT8 per task (error bars: std over seeds; ★ best INT8)")
-    ax.legend(loc="upper left", ncols=2)
+    # drawn by hand: a series' first bar may be hatched as a task's best
+    handles = [Patch(facecolor=color, label=label) for (_, label), color in zip(series, colors)]
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="best INT8"))
+    ax.legend(handles=handles, loc="upper left", ncols=2)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
