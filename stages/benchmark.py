@@ -21,6 +21,7 @@ from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, ONNX_DIR
 from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import check_prepared_task, load_task
 from stages.lib.inference.engines import onnxruntime_engine, openvino_engine, pytorch_engine
+from stages.lib.inference.fusion import openvino_cannot_read
 from stages.lib.inference.machine import cpu_description, versions
 from stages.lib.inference.profiling import engine_ops
 from stages.lib.inference.timing import thread_count, time_call
@@ -40,10 +41,11 @@ from stages.lib.reporting.charts import plot_benchmark
 from stages.lib.tasks.metrics import headline_split
 
 
-def engine_builders(params: dict, task) -> list:
-    """One `build(threads) -> Engine` per model × runtime × float precision asked."""
+def engine_builders(params: dict, task) -> tuple:
+    """One `build(threads) -> Engine` per model × runtime × float precision asked, and why the
+    ones left out could not run (an ONNX Runtime-only fused INT8 file on OpenVINO)."""
     bench, models = params["benchmark"], ["fp32", *params["methods"]]
-    builders = []
+    builders, not_run = [], []
     if "pytorch" in bench["runtimes"]:
         builders.append(lambda t: pytorch_engine("fp32", load_task_model(FP32_DIR, task),
                                                  task.output_names, t))
@@ -51,10 +53,13 @@ def engine_builders(params: dict, task) -> list:
         path = ONNX_DIR / f"{model}.onnx"
         if "onnxruntime" in bench["runtimes"]:
             builders.append(lambda t, m=model, p=path: onnxruntime_engine(m, p, t))
-        if "openvino" in bench["runtimes"]:
+        unreadable = "openvino" in bench["runtimes"] and openvino_cannot_read(path)
+        if unreadable:
+            not_run.append(f"{model} on openvino: {unreadable}")
+        elif "openvino" in bench["runtimes"]:
             builders += [lambda t, m=model, p=path, f=f: openvino_engine(m, p, t, f)
                          for f in bench["openvino_precisions"]]
-    return builders
+    return builders, not_run
 
 
 # The stage that already scored each runtime's engines (each model is scored once per
@@ -117,7 +122,8 @@ def main():
 
     rows, accuracy, rebuild = [], {}, {}
     scored = {runtime: read_json(path) for runtime, (path, _) in SCORED_BY.items()}
-    for build in tqdm(engine_builders(params, task), desc="engines", unit="engine"):
+    builders, not_run = engine_builders(params, task)
+    for build in tqdm(builders, desc="engines", unit="engine"):
         for threads in sorted(thread_counts, reverse=True):
             engine = build(threads)
             if threads == max(thread_counts):
@@ -140,7 +146,8 @@ def main():
                                               "rows": rows})
         write_text(scratch / "timings.csv", pd.DataFrame(rows).to_csv(index=False))
         write_text(scratch / "benchmark.md", markdown(
-            task, machine, grid_table(rows, accuracy, sizes), targets, profiles, bench))
+            task, machine, grid_table(rows, accuracy, sizes), targets, profiles, bench,
+            not_run))
         plot_benchmark(rows, seq, threads, scratch / "benchmark.png")
     print(grid_table(rows, accuracy, sizes).to_string(index=False))
     for line in targets:

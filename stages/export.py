@@ -19,7 +19,12 @@ from stages.lib.core.paths import DATA_DIR, EVAL_DIR, FP32_DIR, ONNX_DIR, method
 from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.inference.engines import onnxruntime_engine, score_engine
-from stages.lib.inference.onnx_export import export, store_weights_as_int8, trace_example
+from stages.lib.inference.onnx_export import (
+    export,
+    export_fp32,
+    store_weights_as_int8,
+    trace_example,
+)
 from stages.lib.inference.timing import thread_count
 from stages.lib.modeling.evaluation import evaluation_inputs
 from stages.lib.modeling.models import load_task_model
@@ -56,14 +61,17 @@ def float_qdq_main(engine, splits: dict, task, settings) -> float:
     return score_engine(emulated, splits, task, settings)["main"]
 
 
-def write_onnx(name: str, task, example: dict, path: Path, opset: int) -> None:
-    if name != FP32 and not get_method(name).has_torch_model:  # made as ONNX already
+def write_onnx(name: str, task, example: dict, path: Path, export_params: dict) -> None:
+    opset = export_params["opset"]
+    if name == FP32:
+        fused = export_fp32(load_task_model(FP32_DIR, task).eval(), example, path, opset,
+                            task.output_names, export_params["fuse"])
+        print(f"fp32: fused {fused}" if fused else "fp32: not fused")
+    elif not get_method(name).has_torch_model:  # made as ONNX already
         shutil.copy2(method_dir(name) / ONNX_MODEL, path)
-        return
-    model = (load_task_model(FP32_DIR, task).eval() if name == FP32
-             else strip_for_export(load_quantized(method_dir(name), task), example))
-    export(model, example, path, opset, task.output_names)
-    if name != FP32:
+    else:
+        model = strip_for_export(load_quantized(method_dir(name), task), example)
+        export(model, example, path, opset, task.output_names)
         store_weights_as_int8(path)
 
 
@@ -80,7 +88,7 @@ def main():
     with atomic_dir(ONNX_DIR) as scratch:
         for name in ["fp32", *params["methods"]]:
             path = scratch / f"{name}.onnx"
-            write_onnx(name, task, example, path, params["export"]["opset"])
+            write_onnx(name, task, example, path, params["export"])
             engine = onnxruntime_engine(name, path, thread_count(latency["threads"]))
             metrics = score_engine(engine, splits, task, settings)
             if name in torch_results:  # methods with a PyTorch model to compare with

@@ -27,6 +27,7 @@ from stages.lib.modeling.inputs import make_loader
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.accuracy_control import (
     Criterion,
+    RowScoring,
     graph_inputs,
     onnx_feeds,
     quantize_with_accuracy_control,
@@ -52,13 +53,14 @@ def calibration_feeds(tokenizer, task, settings, input_names: list, count: int) 
     return onnx_feeds(make_loader(unlabeled, tokenizer, batch_size=1), input_names)
 
 
-def row_scorer(task, split, settings):
+def row_scoring(task, split, settings) -> RowScoring:
     """The task's headline metric over some rows of the split, and each row's own score."""
-    def score_rows(outputs: dict, indices: list) -> tuple:
-        rows = replace(split, frame=split.frame.iloc[indices])
-        return (task.kind.score(outputs, rows, task, settings)[task.main_metric],
-                task.kind.example_scores(outputs, rows))
-    return score_rows
+    def rows(indices: list):
+        return replace(split, frame=split.frame.iloc[indices])
+    return RowScoring(
+        metric=lambda outputs, indices: task.kind.score(outputs, rows(indices), task,
+                                                        settings)[task.main_metric],
+        per_row=lambda outputs, indices: task.kind.example_scores(outputs, rows(indices)))
 
 
 def main():
@@ -83,9 +85,9 @@ def main():
         outcome = quantize_with_accuracy_control(
             fp32_onnx, scratch / ONNX_MODEL,
             calibration_feeds(tokenizer, task, settings, names, scheme.subset_size), validation,
-            row_scorer(task, split, settings),
+            row_scoring(task, split, settings),
             list(task.output_names), scheme, nodes_of(graph.graph, kept_modules), criterion,
-            section["fast_bias_correction"], section["ranking_subset_size"])
+            section["bias_correction"], section["ranking_subset_size"])
         wall_s = time.perf_counter() - start
         write_record(scratch, "ptq_accuracy", describe(scheme, criterion, outcome), params,
                      kept_fp32=outcome.kept_fp32, criterion_met=outcome.met)

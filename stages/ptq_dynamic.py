@@ -2,7 +2,8 @@
 
 Intel Neural Compressor's advice for Hugging Face models: INT8 weights, activations quantized
 per batch at run time, no calibration and no training. The FP32 model is exported to ONNX here
-(as the export stage does) and its weights quantized; only the quantization is timed.
+as the export stage does (fused with export.fuse, so that Attention becomes QAttention) and
+its weights quantized; only the quantization is timed.
 Output: models/int8/ptq_dynamic/ (model.onnx, method.json).
 """
 import tempfile
@@ -16,7 +17,7 @@ from stages.lib.core.files import atomic_dir
 from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
 from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import check_prepared_task, load_task, read_split
-from stages.lib.inference.onnx_export import export, trace_example
+from stages.lib.inference.onnx_export import export_fp32, trace_example
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.ort_backend import ONNX_MODEL, quantize_dynamic
 from stages.lib.quantization.records import write_record
@@ -37,11 +38,14 @@ def main():
 
     with atomic_dir(OUT_DIR) as scratch, tempfile.TemporaryDirectory() as tmp:
         fp32_onnx = Path(tmp) / "fp32.onnx"
-        export(model, example, fp32_onnx, params["export"]["opset"], task.output_names)
+        fused = export_fp32(model, example, fp32_onnx, params["export"]["opset"],
+                            task.output_names, params["export"]["fuse"])
         start = time.perf_counter()
         quantize_dynamic(fp32_onnx, scratch / ONNX_MODEL, scheme, kept, weight_type)
         wall_s = time.perf_counter() - start
-        write_record(scratch, "ptq_dynamic", scheme.describe("ptq_dynamic", weight_type), params)
+        write_record(scratch, "ptq_dynamic",
+                     scheme.describe("ptq_dynamic", weight_type, fused=bool(fused)), params,
+                     fused_ops=fused)
     print(f"PTQ dynamic {task.name}: quantized in {wall_s:.1f} s")
     return {"quantize_s": round(wall_s, 2), "device": "cpu"}
 

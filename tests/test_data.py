@@ -71,8 +71,9 @@ def test_mnli_reads_gold_label_and_both_dev_sets(tmp_path):
     header = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse",
               "sentence2_binary_parse", "sentence1_parse", "sentence2_parse", "sentence1",
               "sentence2", "label1", "gold_label"]
-    row = lambda label: [0, 1, 2, "fiction", "(", "(", "(", "(", "A man.", "A person.", label,
-                         label]
+
+    def row(label):
+        return [0, 1, 2, "fiction", "(", "(", "(", "(", "A man.", "A person.", label, label]
     for name in ("train", "dev_matched", "dev_mismatched"):
         write_tsv(tmp_path / "MNLI" / f"{name}.tsv", [header, row("entailment"),
                                                      row("contradiction")])

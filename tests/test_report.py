@@ -8,14 +8,9 @@ import yaml
 from conftest import REPO, run_stage, small_params, write_params
 
 from stages.lib.core.errors import PipelineError
-from stages.lib.reporting.references import (
-    compare,
-    load_references,
-    model_notes,
-    relative_drop,
-    same_model,
-)
+from stages.lib.reporting.references import compare, load_references, model_notes, same_model
 from stages.lib.reporting.results import TIMING_KEYS, build_table, mark_criterion
+from stages.lib.tasks.metrics import relative_drop
 from stages.lib.tasks.registry import TASKS
 
 RECORDS = {"qat": {"method": "qat", "label": "QAT", "scheme": "NNCF mixed", "quantize_s": 300.0,

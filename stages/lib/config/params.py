@@ -49,10 +49,10 @@ SCHEMA = {
     "qat": {**dict.fromkeys(TRAINING_KEYS),
             "distill": dict.fromkeys(("enabled", "alpha", "temperature"))},
     "ptq_static": {"fast_bias_correction": None},
-    "ptq_accuracy": {"fast_bias_correction": None, "ranking_subset_size": None},
+    "ptq_accuracy": {"bias_correction": None, "ranking_subset_size": None},
     "ptq_dynamic": {"weight_type": None},
     "evaluate": {"batch_size": None},
-    "export": {"opset": None, "parity_tolerance": None},
+    "export": {"opset": None, "parity_tolerance": None, "fuse": None},
     "report": dict.fromkeys(("max_drop", "drop_kind", "fail_on_drop")),
     "benchmark": dict.fromkeys(("runtimes", "openvino_precisions", "batch_sizes", "seq_lengths",
                                 "threads", "warmup", "repeats", "profile")),
@@ -126,6 +126,7 @@ def validate(params: dict) -> None:
                 "qat.max_grad_norm"):
         positive(params, key)
     positive(params, "export.parity_tolerance")
+    boolean(params, "export.fuse")
     if params["export"]["opset"] not in OPSETS:
         raise PipelineError(f"`export.opset` must be {OPSETS.start} to {OPSETS.stop - 1} "
                             f"(INT8 Q/DQ per channel needs 13; the exporter writes up to "
@@ -203,7 +204,7 @@ def _validate_quantization(params: dict, task) -> None:
                             f"distillation loss), got {alpha!r}")
     positive(params, "qat.distill.temperature")
     boolean(params, "ptq_static.fast_bias_correction")
-    boolean(params, "ptq_accuracy.fast_bias_correction")
+    boolean(params, "ptq_accuracy.bias_correction")
     positive(params, "ptq_accuracy.ranking_subset_size", int)
     if "ptq_accuracy" in methods and task.kind.example_scores is None:
         raise PipelineError(f"ptq_accuracy cannot control the accuracy of {task.name}: a "

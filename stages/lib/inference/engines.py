@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..modeling.inputs import to_device
+from ..modeling.inputs import numpy_feed, to_device
 from ..tasks.metrics import score
 from .timing import time_call
 
@@ -103,7 +103,7 @@ def ort_session(path: Path, options):
 
 
 def ort_feed(sess, batch: dict) -> dict:
-    return {i.name: batch[i.name].cpu().numpy().astype(np.int64) for i in sess.get_inputs()}
+    return numpy_feed(batch, [i.name for i in sess.get_inputs()])
 
 
 def onnxruntime_engine(model_name: str, path: Path, threads: int,
@@ -135,8 +135,7 @@ def openvino_engine(model_name: str, path: Path, threads: int, float_precision: 
     outputs = [(port.get_any_name(), port) for port in compiled.outputs]
 
     def infer(batch):
-        result = request.infer({name: batch[name].cpu().numpy().astype(np.int64)
-                                for name in inputs})
+        result = request.infer(numpy_feed(batch, inputs))
         return {name: np.array(result[port]) for name, port in outputs}
     used = "bf16" if used == "bf16" else "f32"
     return Engine(model_name, "openvino", precision_label(model_name, used), threads, infer,

@@ -1,8 +1,12 @@
-"""ONNX export of a task model, and INT8 weights stored as INT8 in the file."""
+"""ONNX export of a task model (FP32 fused for ONNX Runtime on request), and INT8 weights
+stored as INT8 in the file."""
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
+
+from .fusion import drop_nan_guards, fuse_transformer_ops
 
 
 class TensorOutputs(torch.nn.Module):
@@ -30,6 +34,18 @@ def export(model, example: dict, path: Path, opset: int, output_names=("logits",
         torch.onnx.export(wrapper, tuple(example[n].cpu() for n in names), str(path),
                           input_names=names, output_names=list(output_names), dynamic_axes=axes,
                           opset_version=opset, dynamo=False)
+    exported = onnx.load(str(path))
+    if drop_nan_guards(exported):
+        onnx.save(exported, str(path))
+
+
+def export_fp32(model, example: dict, path: Path, opset: int, output_names, fuse: bool) -> dict:
+    """The FP32 model as ONNX. With `fuse`, exported with eager attention (the pattern ONNX
+    Runtime's transformer optimizer recognises) and fused; returns the fused ops by type."""
+    if fuse:
+        model.set_attn_implementation("eager")
+    export(model, example, path, opset, output_names)
+    return fuse_transformer_ops(path, model.config) if fuse else {}
 
 
 def trace_example(tokenizer, frame) -> dict:
@@ -45,7 +61,6 @@ def store_weights_as_int8(path: Path) -> None:
     file is as big as the FP32 one. Quantizing those constants ahead of time leaves
     DequantizeLinear reading INT8 weights: the same numbers, a quarter of the bytes.
     """
-    import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(path))

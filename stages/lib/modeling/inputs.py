@@ -1,5 +1,6 @@
 """Batches of model inputs, and PyTorch predictions over them."""
 
+import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
@@ -25,6 +26,11 @@ def make_loader(items, tokenizer, batch_size, shuffle=False, seed=0,
 
 def to_device(batch: dict, device) -> dict:
     return {key: value.to(device) for key, value in batch.items()}
+
+
+def numpy_feed(batch: dict, input_names) -> dict:
+    """The inputs an ONNX graph reads, as the int64 arrays ONNX Runtime and OpenVINO take."""
+    return {name: batch[name].cpu().numpy().astype(np.int64) for name in input_names}
 
 
 @torch.no_grad()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Callable
 
 import nncf
-import numpy as np
 import onnx
 from nncf.quantization.advanced_parameters import (
     AdvancedAccuracyRestorerParameters,
@@ -18,6 +17,8 @@ from nncf.quantization.advanced_parameters import (
     QuantizationParameters,
 )
 
+from ..modeling.inputs import numpy_feed
+from ..tasks.metrics import drop_of
 from .nncf_backend import PRESETS
 from .ort_backend import onnx_module_name
 from .scheme import Scheme
@@ -38,30 +39,38 @@ class Criterion:
         return self.max_drop / 100 if self.kind == "relative" else self.max_drop
 
     def met(self, fp32: float, int8: float) -> bool:
-        drop = fp32 - int8 if self.kind == "absolute" else 100 * (1 - int8 / fp32)
-        return drop <= self.max_drop + 1e-9
+        return drop_of(self.kind, fp32, int8) <= self.max_drop + 1e-9
 
 
 def onnx_feeds(loader, input_names: list) -> list:
     """One ONNX Runtime feed per loader batch (numpy int64), only the inputs the graph has."""
-    return [{name: batch[name].cpu().numpy().astype(np.int64) for name in input_names}
-            for batch in loader]
+    return [numpy_feed(batch, input_names) for batch in loader]
 
 
 def graph_inputs(model: onnx.ModelProto) -> list:
     return [i.name for i in model.graph.input]
 
 
-class Validator:
-    """NNCF's validation_fn over (index, feed) items, one evaluation row per item:
-    `score_rows(outputs, indices)` gives the task metric over those rows and each row's own
-    score (NNCF ranks the layers on the rows INT8 hurts most). It remembers the metric of the
-    models it scored on the whole split last, so FP32 and the final model are not scored twice.
-    """
+@dataclass(frozen=True)
+class RowScoring:
+    """How a subset of the validation rows is scored, from the outputs for them and their
+    indices: `metric` is the task's metric over them, `per_row` each row's own score."""
+    metric: Callable[[dict, list], float]
+    per_row: Callable[[dict, list], list]
 
-    def __init__(self, score_rows: Callable[[dict, list], tuple], output_names: list,
-                 total: int):
-        self.score_rows, self.output_names, self.total = score_rows, output_names, total
+
+class Validator:
+    """NNCF's validation_fn over (index, feed) items, one evaluation row per item. It remembers
+    the metric of the models it scored on the whole split last, so FP32 and the final model
+    are not scored twice.
+
+    NNCF ranks the layers on the rows INT8 hurts most, scoring those rows one at a time: one
+    row's metric is its own score (a correlation or an MCC says nothing of one row: STS-B's
+    Pearson has no value, CoLA's MCC is always 0), and NNCF's first one-row call decides that
+    it works in metric mode (its logits mode ranks on OpenVINO only)."""
+
+    def __init__(self, scoring: RowScoring, output_names: list, total: int):
+        self.scoring, self.output_names, self.total = scoring, output_names, total
         self.first, self.recent = None, []  # (model, metric); the final model is among recent
 
     def __call__(self, model: onnx.ModelProto, items) -> tuple:
@@ -73,7 +82,8 @@ class Validator:
             rows.append(sess.run(self.output_names, feed))
         outputs = {name: [row for outputs in rows for row in outputs[i]]
                    for i, name in enumerate(self.output_names)}
-        metric, per_row = self.score_rows(outputs, indices)
+        per_row = self.scoring.per_row(outputs, indices)
+        metric = per_row[0] if len(indices) == 1 else self.scoring.metric(outputs, indices)
         if len(indices) == self.total:
             self.first = self.first or (model, float(metric))
             self.recent = [*self.recent[-2:], (model, float(metric))]
@@ -96,7 +106,7 @@ def layer_name(node_name: str) -> str:
     """'/model/bert/encoder/layer.5/output/dense/MatMul' -> 'bert.encoder.layer.5.output.dense';
     a weightless op (attention's scores) keeps its op name: '...attention.self/MatMul_1'."""
     module, op = onnx_module_name(node_name), node_name.rsplit("/", 1)[-1]
-    return module if op in ("MatMul", "Gemm", "Conv") else f"{module}/{op}"
+    return module if op in QUANTIZABLE_OPS else f"{module}/{op}"
 
 
 @dataclass
@@ -109,23 +119,27 @@ class Outcome:
 
 
 def quantize_with_accuracy_control(fp32_onnx: Path, dest: Path, calibration: list,
-                                   validation: list, score_rows: Callable[[dict, list], tuple],
+                                   validation: list, scoring: RowScoring,
                                    output_names: list, scheme: Scheme, ignored_nodes: list,
-                                   criterion: Criterion, fast_bias_correction: bool,
+                                   criterion: Criterion, bias_correction: bool,
                                    ranking_subset_size: int) -> Outcome:
     """calibration: ONNX feeds; validation: the first evaluation split's feeds, one row each;
-    score_rows: see Validator."""
+    scoring: see Validator. bias_correction: NNCF's fast bias correction, whose corrected
+    biases stay in the layers put back in FP32 (NNCF 3.4 on ONNX restores the biases of Gemm
+    and Conv only, not of MatMul + Add); without it those layers are exactly FP32. (NNCF's
+    full bias correction fails on these ONNX graphs: duplicate graph inputs.)"""
     model = onnx.load(str(fp32_onnx))
-    validate = Validator(score_rows, output_names, len(validation))
+    validate = Validator(scoring, output_names, len(validation))
     with tempfile.TemporaryDirectory() as tmp:
         result = nncf.quantize_with_accuracy_control(
             model, nncf.Dataset(calibration), nncf.Dataset(list(enumerate(validation)),
                                                            lambda item: item[1]),
             validate, max_drop=criterion.nncf_max_drop, drop_type=DROP_TYPES[criterion.kind],
             preset=PRESETS[scheme.preset], model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=scheme.subset_size, fast_bias_correction=fast_bias_correction,
+            subset_size=scheme.subset_size, fast_bias_correction=True,
             ignored_scope=nncf.IgnoredScope(names=list(ignored_nodes)),
             advanced_quantization_parameters=AdvancedQuantizationParameters(
+                disable_bias_correction=not bias_correction,
                 weights_quantization_params=QuantizationParameters(
                     per_channel=scheme.per_channel)),
             advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(

@@ -35,7 +35,10 @@ def quantize_dynamic(fp32_onnx: Path, dest: Path, scheme: Scheme, modules: list,
     excluded += [f"{name}_MatMul" for name in excluded if name.endswith("Gemm")]
     if modules and not excluded:
         raise PipelineError(f"no ONNX node belongs to {modules}; the ignored scope cannot be "
-                            "honoured by ptq_dynamic")
+                            "honoured by ptq_dynamic (a fused graph has one Attention node per "
+                            "layer in place of its query/key/value: set export.fuse=false)")
     weights = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}[weight_type]
+    # Fused ops (Attention, ...) carry no shape inference in ONNX: their outputs are float.
     ort_quantize_dynamic(fp32_onnx, dest, per_channel=scheme.per_channel, weight_type=weights,
-                         nodes_to_exclude=excluded)
+                         nodes_to_exclude=excluded,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})

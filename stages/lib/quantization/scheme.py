@@ -20,12 +20,14 @@ class Scheme:
         return cls(section["preset"], section["per_channel"], tuple(section["ignored_scope"]),
                    section["subset_size"])
 
-    def describe(self, method: str, weight_type: str = "int8") -> str:
+    def describe(self, method: str, weight_type: str = "int8", fused: bool = False) -> str:
         """One line for the results table: what this method honoured of the scheme."""
         channels = "per-channel" if self.per_channel else "per-tensor"
         kept = f", FP32: {' '.join(self.ignored_scope)}" if self.ignored_scope else ""
         if method == "ptq_dynamic":
-            return f"ORT dynamic, {weight_type} weights {channels}, uint8 activations{kept}"
+            graph = ", fused graph" if fused else ""
+            return (f"ORT dynamic, {weight_type} weights {channels}, uint8 activations"
+                    f"{graph}{kept}")
         return f"NNCF {self.preset}, weights {channels}, calib {self.subset_size}{kept}"
 
 

@@ -37,7 +37,7 @@ def float_precision(label: str) -> str:
 
 
 def markdown(task, machine: dict, table: pd.DataFrame, targets: list, profiles: dict,
-             settings: dict) -> str:
+             settings: dict, not_run: list = ()) -> str:
     lines = [f"# {task.name}: every model on every runtime", "",
              f"- CPU: {machine['cpu']}, {machine['cores']} cores; ISA: "
              f"{', '.join(machine['isa']) or 'none of the INT8/BF16 extensions'}",
@@ -48,6 +48,7 @@ def markdown(task, machine: dict, table: pd.DataFrame, targets: list, profiles: 
              f"- main = `{task.main_metric}` on the validation split, scored through the "
              "same runtime call that is timed; size = the ONNX file the runtime reads", "",
              blank_missing(table).to_markdown(index=False, floatfmt=".2f", missingval="-"), "",
+             *[f"- not run: {reason}" for reason in not_run], *([""] if not_run else []),
              "## Targets", "",
              pd.DataFrame(targets).to_markdown(index=False) if targets else "none measured"]
     for name, ops in profiles.items():

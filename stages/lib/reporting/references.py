@@ -1,7 +1,7 @@
 """Published FP32 vs INT8 figures (data/references.csv) set beside ours.
 
-Drops are FP32 minus INT8 in metric points (positive = INT8 lost), relative drops are that
-as a percentage of FP32: the same convention for our rows and for every reference.
+Drops (`tasks.metrics.drop`, `relative_drop`) follow one convention for our rows and for
+every reference.
 """
 from pathlib import Path
 
@@ -10,16 +10,9 @@ import pandas as pd
 from ..core.errors import PipelineError
 from ..core.paths import REFERENCES_FILE
 from ..quantization.methods import DEFAULT, FP32, is_onnx, model_of, onnx_row, published_method
+from ..tasks.metrics import drop, relative_drop
 
 COLUMNS = ["source", "url", "model", "task", "metric", "fp32", "int8", "method", "notes"]
-
-
-def drop(fp32: float, int8: float) -> float:
-    return fp32 - int8
-
-
-def relative_drop(fp32: float, int8: float) -> float:
-    return 100.0 * (fp32 - int8) / fp32 if fp32 else float("nan")
 
 
 def load_references(path=REFERENCES_FILE) -> pd.DataFrame:

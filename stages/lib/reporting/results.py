@@ -3,7 +3,7 @@ FP32 PyTorch, and what each INT8 method cost to make."""
 import pandas as pd
 
 from ..quantization.methods import FP32, is_onnx, model_of
-from .references import drop, relative_drop
+from ..tasks.metrics import drop, relative_drop
 
 TIMING_KEYS = ("latency_ms", "latency_p90_ms", "threads", "device")
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..quantization.methods import FP32, METHODS, model_of, onnx_row, row_label, torch_methods
+from ..tasks.metrics import drop, relative_drop
 from ..tasks.own import headline_metric
-from .references import drop, relative_drop
 
 METRICS_FILE, PARAMS_FILE = "reports/metrics.json", "params.yaml"
 LATENCY_FILE = "reports/latency.json"

@@ -5,7 +5,6 @@ A task's kind owns its model head, its prepared columns and label checks, its mo
 its scores, what a served model answers and the examples in a model card. Code outside
 tasks/ calls `task.kind.<method>` and never asks which kind a task is.
 """
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +17,7 @@ from transformers import (
 )
 
 from ..core.errors import PipelineError
+from .labels import head_rows, labels_as_indices
 from .metrics import METRICS
 from .qa import (
     QA_COLUMNS,
@@ -31,11 +31,6 @@ from .qa import (
 from .squad_metric import evaluate
 
 COLUMNS = ["text_a", "text_b", "label"]
-
-
-def _spelling(label) -> str:
-    """A label name as compared: 'Not Equivalent', 'not-equivalent', 'not_equivalent' match."""
-    return re.sub(r"[\s-]+", "_", str(label).strip().lower())
 
 
 @dataclass(frozen=True)
@@ -87,46 +82,11 @@ class Classification:
                              "text_b": frame[task.text_fields[1]] if pair else None,
                              "label": frame["label"]})
 
-    def label_index(self, task, value) -> int | None:
-        """The class a label names: a label name or alias (case and spacing ignored), an
-        index, or transformers' default name LABEL_<index>; None if none."""
-        names = {_spelling(name): i for i, name in enumerate(task.label_names)}
-        names.update({_spelling(alias): names[_spelling(name)]
-                      for alias, name in task.label_aliases.items()})
-        key = _spelling(value)
-        index = re.fullmatch(r"(?:label_)?(\d+)", key)
-        if key in names:
-            return names[key]
-        return int(index[1]) if index and int(index[1]) < self.num_labels(task) else None
-
     def check_labels(self, frame: pd.DataFrame, task, where: str) -> pd.DataFrame:
-        """Label names, their aliases or their indices, as class indices."""
-        frame = frame.copy()
-        indices = {value: self.label_index(task, value) for value in frame["label"].unique()}
-        unknown = [value for value, index in indices.items() if index is None]
-        if unknown:
-            raise PipelineError(f"{where}: unknown label {unknown[0]!r}; {task.name} labels are "
-                                f"{list(task.label_names)} (or their indices)")
-        frame["label"] = frame["label"].map(indices).astype(int)
-        return frame
+        return labels_as_indices(frame, task, where)
 
     def head_order(self, config, task, name: str) -> list:
-        """For a fine-tuned checkpoint's head: which of its output rows is each of the task's
-        labels, matched by name (a checkpoint has its own label order: roberta-large-mnli's
-        is contradiction, neutral, entailment)."""
-        theirs = [str(config.id2label[i]) for i in range(config.num_labels)]
-        ours = list(task.label_names)
-        rows = [self.label_index(task, label) for label in theirs]
-        if len(theirs) != len(ours) or None in rows or sorted(rows) != list(range(len(ours))):
-            aliases = f"; aliases {task.label_aliases}" if task.label_aliases else ""
-            raise PipelineError(
-                f"cannot match the labels of {name}'s head, {theirs}, with task {task.name}'s "
-                f"labels {ours} (matched by name, case ignored{aliases}): use a checkpoint "
-                "fine-tuned on this task, or set model.finetuned=false to fine-tune a new head")
-        if all(re.fullmatch(r"label_\d+", _spelling(label)) for label in theirs):
-            print(f"{name}'s labels are unnamed ({', '.join(theirs)}): taken in {task.name}'s "
-                  f"order, {', '.join(ours)}", flush=True)
-        return [rows.index(i) for i in range(len(ours))]
+        return head_rows(config, task, name)
 
     def input_settings(self, params: dict) -> InputSettings:
         return InputSettings(params["data"]["max_seq_length"])

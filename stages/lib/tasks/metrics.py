@@ -11,6 +11,24 @@ METRICS = {
     "spearman": lambda y, p: spearmanr(y, p)[0],
 }
 
+
+
+def drop(fp32: float, int8: float) -> float:
+    """What INT8 lost, in metric points (positive = INT8 lost): the convention of every drop
+    here, ours and the published ones."""
+    return fp32 - int8
+
+
+def relative_drop(fp32: float, int8: float) -> float:
+    """The drop as a percentage of FP32 (Intel Neural Compressor's 1 % criterion)."""
+    return 100.0 * (fp32 - int8) / fp32 if fp32 else float("nan")
+
+
+def drop_of(kind: str, fp32: float, int8: float) -> float:
+    """The drop that report.drop_kind (relative | absolute) measures."""
+    return relative_drop(fp32, int8) if kind == "relative" else drop(fp32, int8)
+
+
 # Short suffixes for the secondary evaluation splits (MNLI mismatched -> accuracy_mm)
 SPLIT_SUFFIX = {"validation_mismatched": "mm", "test": "test"}
 
