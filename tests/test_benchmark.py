@@ -126,3 +126,16 @@ def test_the_model_cards_openvino_snippet_runs_as_written(exported, tiny_model_d
     namespace = {}
     exec(compile(snippet.split("```python\n")[1].split("```")[0], "card", "exec"), namespace)
     assert namespace["outputs"][0].shape == (1, 2)
+
+
+def test_before_after_table_pairs_each_shape_and_gives_the_speedup():
+    from stages.tools.compare_onnx import table
+    times = {("qat", "onnxruntime", "before", (1, 128)): [10.0, 12.0, 11.0],
+             ("qat", "onnxruntime", "after", (1, 128)): [5.0, 6.0, 5.0],
+             ("qat", "onnxruntime", "before", (32, 128)): [300.0],
+             ("qat", "openvino", "before", (1, 128)): [8.0]}  # no "after": no ratio
+    result = table(times, {"before": "a", "after": "b"}, [(1, 128), (32, 128)])
+    ort = result.set_index("runtime").loc["onnxruntime"]
+    assert (ort["b1 s128 before"], ort["b1 s128 after"], ort["b1 s128 x"]) == (11.0, 5.0, 2.2)
+    assert "b32 s128 x" not in result.columns or result["b32 s128 x"].isna().all()
+    assert list(result["runtime"]) == ["onnxruntime", "openvino"]
