@@ -67,39 +67,52 @@ def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 2) if denominator else float("nan")
 
 
-def speed_targets(rows: list, sizes: dict, seq: int, threads: int) -> list:
-    """Issue 6's goals, measured: the fastest INT8 engine against the fastest float one and
-    against ONNX Runtime FP32, at the smallest and largest batch; INT8 file against FP32."""
+def speed_targets(rows: list, sizes: dict, seq: int, threads: int, goals: dict) -> list:
+    """benchmark.goals, measured: the fastest INT8 engine against the fastest float one, the
+    fastest ONNX Runtime INT8 engine and QAT's file against ONNX Runtime FP32, at the largest
+    and smallest batch; the smallest INT8 file against FP32's."""
     batches = sorted({r["batch"] for r in rows})
-    small, large = batches[0], batches[-1]
+    shapes = [(max(batches), 0), (min(batches), 1)]
+    ort = [r for r in rows if r["runtime"] == "onnxruntime"]
     results = []
-    for batch, goal in ((large, 1.3), (small, 1.0)):
-        int8, floats = (fastest(rows, batch, seq, threads, int8=flag) for flag in (True, False))
-        if int8 and floats:
-            results.append(target(
-                f"fastest INT8 vs fastest float, batch {batch}",
-                ratio(floats["median_ms"], int8["median_ms"]), goal, higher_is_better=True,
-                detail=f"{describe(int8)} vs {describe(floats)}"))
-    int8 = fastest(rows, large, seq, threads, int8=True)
-    ort_fp32 = next((r for r in rows if (r["model"], r["runtime"], r["batch"], r["seq"],
-                                          r["threads"]) == ("fp32", "onnxruntime", large, seq,
-                                                            threads)), None)
-    if int8 and ort_fp32:
-        results.append(target(f"fastest INT8 vs ONNX Runtime FP32, batch {large}",
-                              ratio(ort_fp32["median_ms"], int8["median_ms"]), 5.0, True,
-                              f"{describe(int8)} vs {describe(ort_fp32)}"))
+    for batch, i in shapes:
+        results += [speedup(f"fastest INT8 vs fastest float, batch {batch}",
+                            fastest(rows, batch, seq, threads, int8=True),
+                            fastest(rows, batch, seq, threads, int8=False),
+                            goals["int8_vs_float"][i])]
+    for batch, i in shapes:
+        results += [speedup(f"fastest ONNX Runtime INT8 vs ONNX Runtime FP32, batch {batch}",
+                            fastest(ort, batch, seq, threads, int8=True),
+                            fastest(ort, batch, seq, threads, int8=False),
+                            goals["ort_int8_vs_ort_fp32"][i])]
+    small = min(batches)
+    qat = [r for r in ort if r["model"] == "qat" or not r["precision"].startswith("INT8")]
+    results += [speedup(f"QAT on ONNX Runtime vs ONNX Runtime FP32, batch {small}",
+                        fastest([r for r in qat if r["model"] == "qat"], small, seq, threads,
+                                int8=True),
+                        fastest(qat, small, seq, threads, int8=False),
+                        goals["qat_on_ort_vs_ort_fp32"])]
     int8_sizes = {model: mb for model, mb in sizes.items() if model != "fp32"}
     if int8_sizes and "fp32" in sizes:
         smallest = min(int8_sizes, key=int8_sizes.get)
         results.append(target("INT8 file vs FP32 file", ratio(int8_sizes[smallest], sizes["fp32"]),
-                              0.3, False, f"{smallest} {int8_sizes[smallest]} MB vs fp32 "
+                              goals["int8_file_vs_fp32_file"], False,
+                              f"{smallest} {int8_sizes[smallest]} MB vs fp32 "
                               f"{sizes['fp32']} MB"))
-    return results
+    return [r for r in results if r]
 
 
-def training_step_target(fp32: dict, qat: dict) -> dict:
+def speedup(name: str, int8: dict | None, float_: dict | None, goal: float) -> dict | None:
+    """float_ / int8 time as a target; None when either engine was not timed."""
+    if not (int8 and float_):
+        return None
+    return target(name, ratio(float_["median_ms"], int8["median_ms"]), goal, True,
+                  f"{describe(int8)} vs {describe(float_)}")
+
+
+def training_step_target(fp32: dict, qat: dict, goal: float) -> dict:
     """QAT's mean step time against FP32 fine-tuning's (same batch size by default)."""
-    return target("QAT step vs FP32 step", ratio(qat["step_ms"], fp32["step_ms"]), 1.5, False,
+    return target("QAT step vs FP32 step", ratio(qat["step_ms"], fp32["step_ms"]), goal, False,
                   f"QAT {qat['step_ms']} ms vs FP32 {fp32['step_ms']} ms per step "
                   f"({qat['padded_tokens_per_step']:.0f} vs {fp32['padded_tokens_per_step']:.0f}"
                   " padded tokens per step)")
