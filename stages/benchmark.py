@@ -136,7 +136,7 @@ def main():
     models = ["fp32", *params["methods"]]
     sizes = {model: size_mb(ONNX_DIR / f"{model}.onnx") for model in models}
     seq, threads = grid[0][1], max(thread_counts)
-    targets = speed_targets(rows, sizes, seq, threads, bench["goals"])
+    targets = speed_targets(rows, sizes, seq, threads)
     profiles = profile(rows, rebuild, batches, seq, threads) if bench["profile"] else {}
     machine = {**cpu_description(), **versions()}
 

@@ -79,12 +79,12 @@ def references_section(comparison, task, our_model: str, recipe_line: str = "") 
         + "\n\n" + "".join(f"- {note}\n" for note in notes)
 
 
-def speed_section(benchmark: dict, training: dict, records: dict, goal: float) -> str:
+def speed_section(benchmark: dict, training: dict, records: dict) -> str:
     """The benchmark's verdict (is the fastest INT8 engine faster than the fastest float one?)
     and QAT's training step against FP32's."""
     machine, targets = benchmark["machine"], list(benchmark["targets"])
     if "qat" in records and "training" in records["qat"] and training:
-        targets.append(training_step_target(training, records["qat"]["training"], goal))
+        targets.append(training_step_target(training, records["qat"]["training"]))
     table = pd.DataFrame(targets)
     return ("\n## Speed on every runtime\n\n"
             + (table.to_markdown(index=False) if not table.empty else "No targets measured.")
@@ -130,7 +130,7 @@ def main():
         + references_section(comparison, task, params["model"]["name"],
                              recipe_text(recipe, params))
         + speed_section(read_json(BENCHMARK), stage_facts("finetune").get("training"),
-                        records, params["benchmark"]["goals"]["qat_step_vs_fp32_step"]))
+                        records))
     plot_comparison(table, task.main_metric, REPORTS / "comparison.png")
     curves = [(REPORTS / "curves", "finetune", "FP32 fine-tune")]
     if "qat" in records:

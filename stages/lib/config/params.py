@@ -54,11 +54,8 @@ SCHEMA = {
     "evaluate": {"batch_size": None},
     "export": {"opset": None, "parity_tolerance": None, "fuse": None},
     "report": dict.fromkeys(("max_drop", "drop_kind", "fail_on_drop")),
-    "benchmark": {**dict.fromkeys(("runtimes", "openvino_precisions", "batch_sizes",
-                                   "seq_lengths", "threads", "warmup", "repeats", "profile")),
-                  "goals": dict.fromkeys(("int8_vs_float", "ort_int8_vs_ort_fp32",
-                                          "qat_on_ort_vs_ort_fp32", "int8_file_vs_fp32_file",
-                                          "qat_step_vs_fp32_step"))},
+    "benchmark": dict.fromkeys(("runtimes", "openvino_precisions", "batch_sizes", "seq_lengths",
+                                "threads", "warmup", "repeats", "profile")),
     "latency": dict.fromkeys(("batch_size", "seq_length", "threads", "warmup", "repeats")),
 }
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
@@ -230,14 +227,6 @@ def _validate_benchmark(params: dict) -> None:
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise PipelineError(f"`benchmark.warmup` must be an integer >= 0, got {warmup!r}")
     boolean(params, "benchmark.profile")
-    for key in ("qat_on_ort_vs_ort_fp32", "int8_file_vs_fp32_file", "qat_step_vs_fp32_step"):
-        positive(params, f"benchmark.goals.{key}")
-    for key in ("int8_vs_float", "ort_int8_vs_ort_fp32"):
-        pair = require(params, f"benchmark.goals.{key}")
-        if not (isinstance(pair, list) and len(pair) == 2 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in pair)):
-            raise PipelineError(f"`benchmark.goals.{key}` must be two positive numbers (the "
-                                f"largest batch's goal, then the smallest's), got {pair!r}")
 
 
 def _validate_local_data(data: dict, task) -> None:
