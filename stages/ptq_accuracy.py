@@ -34,7 +34,7 @@ from stages.lib.quantization.accuracy_control import (
 )
 from stages.lib.quantization.ort_backend import ONNX_MODEL, nodes_of
 from stages.lib.quantization.records import write_record
-from stages.lib.quantization.scheme import Scheme, ignored_modules
+from stages.lib.quantization.scheme import Scheme
 
 OUT_DIR = method_dir("ptq_accuracy")
 
@@ -65,13 +65,14 @@ def row_scoring(task, split, settings) -> RowScoring:
 
 def main():
     params = load_params()
-    task, scheme, section = load_task(params), Scheme.from_params(params), params["ptq_accuracy"]
+    task, section = load_task(params), params["ptq_accuracy"]
+    scheme = Scheme.from_params(params, task)
     criterion = Criterion(params["report"]["max_drop"], params["report"]["drop_kind"])
     check_prepared_task(DATA_DIR, task)
     set_seed(params["seed"])
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     model = load_task_model(FP32_DIR, task).eval()
-    kept_modules = ignored_modules(model, scheme.ignored_scope)
+    kept_modules = scheme.kept_modules(model)
     settings = input_settings(params, task)
     example = trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
 

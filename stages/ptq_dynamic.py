@@ -21,19 +21,20 @@ from stages.lib.inference.onnx_export import export_fp32, trace_example
 from stages.lib.modeling.models import load_task_model
 from stages.lib.quantization.ort_backend import ONNX_MODEL, quantize_dynamic
 from stages.lib.quantization.records import write_record
-from stages.lib.quantization.scheme import Scheme, ignored_modules
+from stages.lib.quantization.scheme import Scheme
 
 OUT_DIR = method_dir("ptq_dynamic")
 
 
 def main():
     params = load_params()
-    task, scheme = load_task(params), Scheme.from_params(params)
+    task = load_task(params)
+    scheme = Scheme.from_params(params, task)
     weight_type = params["ptq_dynamic"]["weight_type"]
     check_prepared_task(DATA_DIR, task)
     tokenizer = AutoTokenizer.from_pretrained(FP32_DIR)
     model = load_task_model(FP32_DIR, task).eval()
-    kept = ignored_modules(model, scheme.ignored_scope)
+    kept = scheme.kept_modules(model)
     example = trace_example(tokenizer, read_split(DATA_DIR, task.eval_splits[0]))
 
     with atomic_dir(OUT_DIR) as scratch, tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ OUT_DIR = method_dir("ptq_static")
 def main():
     params = load_params()
     task, device = load_task(params), pick_device(params["device"])
-    scheme = Scheme.from_params(params)
+    scheme = Scheme.from_params(params, task)
     check_prepared_task(DATA_DIR, task)
     set_seed(params["seed"])
 

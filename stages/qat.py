@@ -36,7 +36,7 @@ def main():
     params = load_params()
     relaunch_if_asked(params["train"], "stages.qat")
     task, device, qat = load_task(params), pick_device(params["device"]), params["qat"]
-    scheme, distill = Scheme.from_params(params), DistillSettings.from_params(qat["distill"])
+    scheme, distill = Scheme.from_params(params, task), DistillSettings.from_params(qat["distill"])
     check_prepared_task(DATA_DIR, task)
     accelerator = make_accelerator(device, params["train"]["mixed_precision"])
     set_seed(params["seed"])

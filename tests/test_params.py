@@ -97,6 +97,7 @@ def test_squad_from_local_files_needs_no_data_dir(tmp_path):
     ("methods", "qat", "`methods` must be a non-empty list"),
     ("quantization.per_channel", "yes", "`quantization.per_channel` must be true or false"),
     ("quantization.subset_size", 0, "`quantization.subset_size` must be a positive number"),
+    ("quantization.fp32_head", "yes", "`quantization.fp32_head` must be auto, true or false"),
     ("quantization.ignored_scope", "classifier", "`quantization.ignored_scope` must be a list"),
     ("quantization.ignored_scope", ["bert.(embeddings"], "entry 'bert.(embeddings' is not a "
                                                          "valid regex"),

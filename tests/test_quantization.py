@@ -31,7 +31,7 @@ from stages.lib.quantization.nncf_backend import (
     strip_for_export,
 )
 from stages.lib.quantization.ort_backend import onnx_module_name, quantize_dynamic
-from stages.lib.quantization.scheme import Scheme, ignored_modules
+from stages.lib.quantization.scheme import Scheme, ignored_modules, output_layer
 from stages.lib.tasks.kinds import encode
 from stages.lib.tasks.registry import get_task
 
@@ -247,6 +247,53 @@ def test_dynamic_quantization_runs_integer_kernels_close_to_fp32(quantized, tiny
     int8_weights = [i for i in onnx.load(str(dynamic)).graph.initializer
                     if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
     assert len(int8_weights) >= 12  # 6 linear layers x 2 blocks at least
+
+
+def scheme_for(task: str, fp32_head="auto", ignored_scope=()) -> Scheme:
+    section = {"preset": "mixed", "per_channel": True, "fp32_head": fp32_head,
+               "ignored_scope": list(ignored_scope), "subset_size": 8}
+    return Scheme.from_params({"quantization": section}, get_task(task))
+
+
+def test_a_regression_task_keeps_its_output_layer_in_fp32_unless_told_otherwise(tiny_model_dir):
+    assert scheme_for("stsb").fp32_head and not scheme_for("mrpc").fp32_head
+    assert not scheme_for("squad").fp32_head
+    assert not scheme_for("stsb", False).fp32_head and scheme_for("mrpc", True).fp32_head
+    model = load_task_model(tiny_model_dir, get_task("stsb"))
+    assert scheme_for("stsb").kept_modules(model) == ["classifier"]
+    assert scheme_for("stsb", ignored_scope=["classifier"]).kept_modules(model) == ["classifier"]
+    assert scheme_for("mrpc").kept_modules(model) == []
+    assert scheme_for("stsb").describe("ptq_static").endswith("calib 8, FP32: head")
+
+
+def test_the_output_layer_is_the_head_of_each_architecture():
+    from transformers import (
+        AutoModelForQuestionAnswering,
+        AutoModelForSequenceClassification,
+        DistilBertConfig,
+        RobertaConfig,
+    )
+    small = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+             "intermediate_size": 64, "vocab_size": 100}
+    roberta = AutoModelForSequenceClassification.from_config(RobertaConfig(**small, num_labels=1))
+    assert output_layer(roberta) == "classifier.out_proj"
+    distil = DistilBertConfig(dim=32, n_layers=1, n_heads=2, hidden_dim=64, vocab_size=100)
+    assert output_layer(AutoModelForSequenceClassification.from_config(distil)) == "classifier"
+    assert output_layer(AutoModelForQuestionAnswering.from_config(distil)) == "qa_outputs"
+
+
+@needs_glue
+def test_an_fp32_head_carries_no_quantizer_in_the_onnx_graph(quantized, tiny_model_dir,
+                                                             tmp_path):
+    _, _, batch, tokenizer, items = quantized
+    model = load_task_model(tiny_model_dir, get_task("stsb"))
+    qmodel = quantize(model, items, tokenizer, scheme_for("stsb"), torch.device("cpu"))
+    path = tmp_path / "static.onnx"
+    export(strip_for_export(qmodel, batch), batch, path, opset=17)
+    store_weights_as_int8(path)
+    kinds = weight_readers(path)
+    assert kinds["classifier"] == "fp32"
+    assert kinds["bert.pooler.dense"] == kinds["bert.encoder.layer.1.output.dense"] == "int8"
 
 
 def test_scheme_text_says_what_each_method_honoured():

@@ -69,7 +69,7 @@ def main(argv=None):
         model = load_task_model(FP32_DIR, task)
         if name == "QAT":
             disable_dropout(model)
-            model = quantize(model, items, tokenizer, Scheme.from_params(params), device)
+            model = quantize(model, items, tokenizer, Scheme.from_params(params, task), device)
         results[name] = profiled_steps(model, subset, tokenizer, settings, device, f"{name} steps")
     fp32, qat = (results[n][0].throughput() for n in ("FP32", "QAT"))
     text = [f"# {task.name}: one training step, FP32 against QAT", "",

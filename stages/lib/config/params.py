@@ -45,7 +45,8 @@ SCHEMA = {
     "finetune": dict.fromkeys(TRAINING_KEYS),
     "train": dict.fromkeys(("num_processes", "mixed_precision", "checkpoint_every",
                             "abort_grad_norm")),
-    "quantization": dict.fromkeys(("preset", "per_channel", "ignored_scope", "subset_size")),
+    "quantization": dict.fromkeys(("preset", "per_channel", "fp32_head", "ignored_scope",
+                                   "subset_size")),
     "qat": {**dict.fromkeys(TRAINING_KEYS),
             "distill": dict.fromkeys(("enabled", "alpha", "temperature"))},
     "ptq_static": {"fast_bias_correction": None},
@@ -186,6 +187,9 @@ def _validate_quantization(params: dict, task) -> None:
                             f"(e.g. dvc exp run -S 'methods=[qat,ptq_dynamic]')")
     choice(params, "quantization.preset", PRESETS)
     boolean(params, "quantization.per_channel")
+    head = require(params, "quantization.fp32_head")
+    if head != "auto" and not isinstance(head, bool):
+        raise PipelineError(f"`quantization.fp32_head` must be auto, true or false, got {head!r}")
     positive(params, "quantization.subset_size", int)
     scope = require(params, "quantization.ignored_scope")
     if not isinstance(scope, list) or not all(isinstance(p, str) and p for p in scope):

@@ -52,7 +52,7 @@ def fuse_transformer_ops(path: Path, config) -> dict:
                                num_heads=config.num_attention_heads,
                                hidden_size=config.hidden_size, opt_level=0)
     optimized.save_model_to_file(str(path))
-    return fused_ops(onnx.load(str(path), load_external_data=False))
+    return fused_ops(optimized.model)
 
 
 def fused_ops(model: onnx.ModelProto) -> dict:

@@ -126,7 +126,7 @@ def quantize_with_accuracy_control(fp32_onnx: Path, dest: Path, calibration: lis
     """calibration: ONNX feeds; validation: the first evaluation split's feeds, one row each;
     scoring: see Validator. bias_correction: NNCF's fast bias correction, whose corrected
     biases stay in the layers put back in FP32 (NNCF 3.4 on ONNX restores the biases of Gemm
-    and Conv only, not of MatMul + Add); without it those layers are exactly FP32. (NNCF's
+    and Conv only, not of MatMul + Add); without it they keep no corrected bias. (NNCF's
     full bias correction fails on these ONNX graphs: duplicate graph inputs.)"""
     model = onnx.load(str(fp32_onnx))
     validate = Validator(scoring, output_names, len(validation))

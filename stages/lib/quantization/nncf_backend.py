@@ -16,7 +16,7 @@ from transformers import AutoConfig
 from ..modeling.distributed import broadcast_object, is_main
 from ..modeling.inputs import make_loader, to_device
 from ..modeling.models import copy_model_files
-from .scheme import Scheme, ignored_modules
+from .scheme import Scheme
 
 WEIGHTS, NNCF_CONFIG = "quantized.safetensors", "nncf_config.json"
 
@@ -50,7 +50,7 @@ def quantize(model, items, tokenizer, scheme: Scheme, device, fast_bias_correcti
     model.to(device).eval()
     dataset = calibration_dataset(items[:scheme.subset_size], tokenizer, device)
     example = next(iter(dataset.get_inference_data()))
-    ignored = nncf_ignored_scope(model, ignored_modules(model, scheme.ignored_scope), example)
+    ignored = nncf_ignored_scope(model, scheme.kept_modules(model), example)
     advanced = AdvancedQuantizationParameters(
         weights_quantization_params=QuantizationParameters(per_channel=scheme.per_channel))
     return nncf.quantize(model, dataset, preset=PRESETS[scheme.preset],

@@ -13,17 +13,27 @@ class Scheme:
     per_channel: bool
     ignored_scope: tuple   # regexes over module names
     subset_size: int
+    fp32_head: bool = False  # the output layer (the model's last Linear) stays FP32
 
     @classmethod
-    def from_params(cls, params: dict) -> "Scheme":
+    def from_params(cls, params: dict, task) -> "Scheme":
         section = params["quantization"]
+        head = section["fp32_head"]
         return cls(section["preset"], section["per_channel"], tuple(section["ignored_scope"]),
-                   section["subset_size"])
+                   section["subset_size"],
+                   task.kind.fp32_head_by_default if head == "auto" else head)
+
+    def kept_modules(self, model) -> list:
+        """Names of the Linear and Embedding modules this scheme keeps in FP32."""
+        kept = ignored_modules(model, self.ignored_scope)
+        head = output_layer(model) if self.fp32_head else None
+        return kept + [head] if head and head not in kept else kept
 
     def describe(self, method: str, weight_type: str = "int8", fused: bool = False) -> str:
         """One line for the results table: what this method honoured of the scheme."""
         channels = "per-channel" if self.per_channel else "per-tensor"
-        kept = f", FP32: {' '.join(self.ignored_scope)}" if self.ignored_scope else ""
+        fp32 = [*self.ignored_scope, *(["head"] if self.fp32_head else [])]
+        kept = f", FP32: {' '.join(fp32)}" if fp32 else ""
         if method == "ptq_dynamic":
             graph = ", fused graph" if fused else ""
             return (f"ORT dynamic, {weight_type} weights {channels}, uint8 activations"
@@ -42,3 +52,11 @@ def ignored_modules(model, patterns) -> list:
                 f"module of the model; names look like {', '.join(weighted[:2])}, "
                 f"{weighted[-1]}")
     return [name for name in weighted if any(re.fullmatch(p, name) for p in patterns)]
+
+
+def output_layer(model) -> str:
+    """The Linear that writes the model's outputs: transformers builds the task head last, so
+    it is the last Linear module (BERT's classifier, RoBERTa's classifier.out_proj,
+    qa_outputs)."""
+    return [name for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear)][-1]

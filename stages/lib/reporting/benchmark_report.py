@@ -93,11 +93,10 @@ def speed_targets(rows: list, sizes: dict, seq: int, threads: int, goals=GOALS) 
                             fastest(ort, batch, seq, threads, int8=False),
                             goals["ort_int8_vs_ort_fp32"][i])]
     small = min(batches)
-    qat = [r for r in ort if r["model"] == "qat" or not r["precision"].startswith("INT8")]
     results += [speedup(f"QAT on ONNX Runtime vs ONNX Runtime FP32, batch {small}",
-                        fastest([r for r in qat if r["model"] == "qat"], small, seq, threads,
+                        fastest([r for r in ort if r["model"] == "qat"], small, seq, threads,
                                 int8=True),
-                        fastest(qat, small, seq, threads, int8=False),
+                        fastest(ort, small, seq, threads, int8=False),
                         goals["qat_on_ort_vs_ort_fp32"])]
     int8_sizes = {model: mb for model, mb in sizes.items() if model != "fp32"}
     if int8_sizes and "fp32" in sizes:
