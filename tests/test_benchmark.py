@@ -104,6 +104,14 @@ def test_targets_compare_the_fastest_int8_with_the_fastest_float():
     assert size["measured"] == round(22.3 / 86.8, 2) and size["met"]
 
 
+def test_a_benchmark_of_one_batch_size_states_each_target_once():
+    batch1 = [r for r in ROWS if r["batch"] == 1]
+    targets = [t["target"] for t in speed_targets(batch1, {}, 128, 2)]
+    assert len(targets) == len(set(targets)) == 3
+    first = speed_targets(batch1, {}, 128, 2)[0]
+    assert first["target"].endswith("batch 1") and first["goal"] == ">= 1.5"
+
+
 def test_fastest_keeps_int8_and_float_apart():
     assert fastest(ROWS, 32, 128, 2, int8=True)["median_ms"] == 109.0
     assert fastest(ROWS, 32, 128, 2, int8=False)["median_ms"] == 99.0

@@ -79,7 +79,8 @@ def speed_targets(rows: list, sizes: dict, seq: int, threads: int, goals=GOALS) 
     fastest ONNX Runtime INT8 engine and QAT's file against ONNX Runtime FP32, at the largest
     and smallest batch; the smallest INT8 file against FP32's."""
     batches = sorted({r["batch"] for r in rows})
-    shapes = [(max(batches), 0), (min(batches), 1)]
+    # (batch, index of its goal): one batch size is held to the small-batch goals only
+    shapes = [(max(batches), 0), (min(batches), 1)] if len(batches) > 1 else [(batches[0], 1)]
     ort = [r for r in rows if r["runtime"] == "onnxruntime"]
     results = []
     for batch, i in shapes:
