@@ -1,0 +1,140 @@
+"""The multi-task campaign (data/campaign.yaml): every task we hold data for, every INT8 method,
+three seeds, as DVC experiments; and its table.
+
+    python -m stages.tools.campaign show --data ../shared/data    # every run's command
+    python -m stages.tools.campaign queue --data ../shared/data   # one queued run per task x seed
+    python -m stages.tools.campaign queue --data ../shared/data --task cola --seed 42
+    dvc queue start -j 1
+    python -m stages.tools.campaign summarize   # reports/campaign/: FP32 and every INT8 method
+                                                # per task, mean ± std over seeds
+
+A run counts for the table when its params are the campaign's for its task (whatever its
+name), so a run made by hand with the same `-S` settings counts too. The runs a table was
+built from are kept in reports/campaign/exp_show.json and counted again by the next
+`summarize`: experiments are local git refs that a clone does not get.
+"""
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from stages.lib.config.recipes import as_param
+from stages.lib.core.errors import PipelineError
+from stages.lib.core.runner import run_stage
+from stages.lib.reporting.summary import runs_from_exp_show
+from stages.lib.tasks.registry import TASKS
+from stages.tools import summarize
+
+CAMPAIGN_FILE, OUT = Path("data/campaign.yaml"), Path("reports/campaign")
+DATA_PATHS = ("data.dir", "data.train_file", "data.validation_file", "data.test_file")
+
+
+def load_campaign(path: Path = CAMPAIGN_FILE) -> dict:
+    campaign = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    ok = (isinstance(campaign, dict) and set(campaign) == {"seeds", "common", "tasks"}
+          and all(isinstance(s, int) for s in campaign["seeds"] or [None])
+          and all(isinstance(t, dict) and isinstance(t.get("params"), dict)
+                  for t in campaign["tasks"].values()))
+    if not ok:
+        raise PipelineError(f"{path} must hold `seeds` (integers), `common` (dotted params) and "
+                            "`tasks` (task -> {swept, params})")
+    unknown = sorted(set(campaign["tasks"]) - set(TASKS))
+    if unknown:
+        raise PipelineError(f"{path}: unknown tasks {', '.join(unknown)}")
+    return campaign
+
+
+def run_params(campaign: dict, task: str, seed: int, data_root: Path | None) -> dict:
+    """The `-S` settings of one run; data paths resolved under `data_root` (None: left
+    relative, as the campaign file writes them)."""
+    settings = {"task": task, "seed": seed, **campaign["common"],
+                **campaign["tasks"][task]["params"]}
+    if data_root is not None:
+        settings.update({key: str(Path(data_root).resolve() / value)
+                         for key, value in settings.items() if key in DATA_PATHS})
+    return settings
+
+
+def commands(campaign: dict, tasks: list, seeds: list, data_root: Path) -> list:
+    return [["dvc", "exp", "run", "--queue", "-n", f"{task}-s{seed}",
+             *[item for key, value in run_params(campaign, task, seed, data_root).items()
+               for item in ("-S", f"{key}={as_param(value)}")]]
+            for task in tasks for seed in seeds]
+
+
+def belongs(run, campaign: dict) -> bool:
+    """Whether a finished run has the campaign's settings for its task (data paths compared by
+    their part under the data root, which differs from machine to machine)."""
+    if run.task not in campaign["tasks"] or run.seed not in campaign["seeds"]:
+        return False
+    for key, value in run_params(campaign, run.task, run.seed, None).items():
+        got = run.params.get(key)
+        if key in DATA_PATHS and got is not None:
+            got = "/".join(Path(got).parts[-len(Path(value).parts):])
+        if got != value:
+            return False
+    return True
+
+
+def campaign_runs(campaign: dict, out: Path) -> list:
+    """The campaign's finished runs: the experiments of every commit here, then those kept
+    beside the last table (a run met in both counts once)."""
+    live = summarize.exp_show(all_commits=True, revs=[])
+    saved = out / "exp_show.json"
+    kept = json.loads(saved.read_text()) if saved.is_file() else []
+    runs = [run for run in runs_from_exp_show([*live, *kept]) if belongs(run, campaign)]
+    for run in runs:  # data paths as the campaign writes them: runs of other machines group
+        relative = run_params(campaign, run.task, run.seed, None)
+        run.params.update({key: relative[key] for key in DATA_PATHS if key in relative})
+    return runs
+
+
+def write_table(runs: list, out: Path) -> None:
+    if not runs:
+        raise PipelineError("no finished campaign run yet: `python -m stages.tools.campaign "
+                            "queue --data ../shared/data`, then `dvc queue start -j 1`")
+    with tempfile.TemporaryDirectory() as tmp:
+        entries = Path(tmp) / "exp_show.json"
+        entries.write_text(json.dumps(summarize.as_exp_show(runs)))
+        summarize.main(["--input", str(entries), "--out", str(out)])
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m stages.tools.campaign", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("show", "queue", "summarize"))
+    parser.add_argument("--data", type=Path, help="the folder holding glue/ and squad/")
+    parser.add_argument("--task", action="append", help="only this task (repeatable)")
+    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
+    parser.add_argument("--campaign", type=Path, default=CAMPAIGN_FILE)
+    parser.add_argument("--out", type=Path, default=OUT, help="summarize: output folder")
+    args = parser.parse_args(argv)
+    if args.action != "summarize" and not (args.data and args.data.is_dir()):
+        parser.error(f"{args.action} needs --data, the folder holding glue/ and squad/ "
+                     "(e.g. ../shared/data)")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    campaign = load_campaign(args.campaign)
+    if args.action == "summarize":
+        write_table(campaign_runs(campaign, args.out), args.out)
+        return
+    unknown = sorted(set(args.task or []) - set(campaign["tasks"]))
+    if unknown:
+        raise PipelineError(f"not in {args.campaign}: {', '.join(unknown)}")
+    for command in commands(campaign, args.task or list(campaign["tasks"]),
+                            args.seed or campaign["seeds"], args.data):
+        print(shlex.join(command), flush=True)
+        if args.action == "queue":
+            subprocess.run([sys.executable, "-m", *command], check=True)
+
+
+if __name__ == "__main__":
+    run_stage(main)
