@@ -78,3 +78,16 @@ def test_summarize_counts_the_runs_kept_beside_the_last_table(tmp_path, monkeypa
     assert len(kept) == 3
     # kept with the data folder as the campaign names it: another machine's runs join them
     assert {e["data"]["params"]["params.yaml"]["data"]["data"]["dir"] for e in kept} == {"glue"}
+
+
+def test_queue_leaves_out_the_runs_that_finished_already(tmp_path, monkeypatch, capsys):
+    finished = run_of("rte", 42, tmp_path)
+    finished.metrics = {"fp32": {"main": 60.0}, "onnx_fp32": {"main": 60.0},
+                        "onnx_qat": {"main": 59.0}}
+    monkeypatch.setattr(tool.summarize, "exp_show",
+                        lambda all_commits, revs: tool.summarize.as_exp_show([finished]))
+    queued = []
+    monkeypatch.setattr(tool.subprocess, "run", lambda command, check: queued.append(command))
+    tool.main(["queue", "--data", str(tmp_path), "--task", "rte", "--out", str(tmp_path)])
+    assert [command[7] for command in queued] == ["rte-s43", "rte-s44"]
+    assert "finished already: rte-s42" in capsys.readouterr().out

@@ -112,7 +112,8 @@ def parse_args(argv=None):
     parser.add_argument("--task", action="append", help="only this task (repeatable)")
     parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
     parser.add_argument("--campaign", type=Path, default=CAMPAIGN_FILE)
-    parser.add_argument("--out", type=Path, default=OUT, help="summarize: output folder")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="the table's folder (summarize writes it, queue skips its runs)")
     args = parser.parse_args(argv)
     if args.action != "summarize" and not (args.data and args.data.is_dir()):
         parser.error(f"{args.action} needs --data, the folder holding glue/ and squad/ "
@@ -129,8 +130,14 @@ def main(argv=None):
     unknown = sorted(set(args.task or []) - set(campaign["tasks"]))
     if unknown:
         raise PipelineError(f"not in {args.campaign}: {', '.join(unknown)}")
+    done = set()
+    if args.action == "queue":  # a finished run, here or kept beside the table, is not redone
+        done = {f"{run.task}-s{run.seed}" for run in campaign_runs(campaign, args.out)}
     for command in commands(campaign, args.task or list(campaign["tasks"]),
                             args.seed or campaign["seeds"], args.data):
+        if command[5] in done:
+            print(f"finished already: {command[5]} (in {args.out}/ or this repo's experiments)")
+            continue
         print(shlex.join(command), flush=True)
         if args.action == "queue":
             subprocess.run([sys.executable, "-m", *command], check=True)
