@@ -6,7 +6,7 @@ BERT-base (12 layers, hidden 768, 12 heads, random weights): its matmuls weigh i
 in the published models, where MiniLM-L6's small ones leave more to the rest. After `dvc repro`
 (the packaged tokenizer, the prepared task's sentences):
 
-    python -m stages.tools.bert_base_speed               # writes reports/bert_base_speed.md
+    python -m stages.tools.bert_base_speed    # writes reports/profiles/bert_base_speed.md
     python -m stages.tools.bert_base_speed --layers 2    # a quick look
 
 Models, made as the pipeline makes them: FP32 (exported fused, export.fuse), ONNX Runtime
@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
+from stages.benchmark import time_engine
 from stages.lib.config.params import load_params
 from stages.lib.core.files import write_text
 from stages.lib.core.paths import BASE_MODEL_DIR, DATA_DIR, PROFILES_DIR
@@ -32,7 +33,7 @@ from stages.lib.inference.engines import onnxruntime_engine, openvino_engine
 from stages.lib.inference.fusion import openvino_cannot_read
 from stages.lib.inference.machine import cpu_description
 from stages.lib.inference.onnx_export import export, export_fp32, store_weights_as_int8
-from stages.lib.inference.timing import thread_count, time_call
+from stages.lib.inference.timing import thread_count
 from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.inputs import latency_batch
 from stages.lib.quantization.nncf_backend import quantize, strip_for_export
@@ -42,6 +43,7 @@ from stages.lib.quantization.scheme import Scheme
 OUT = PROFILES_DIR / "bert_base_speed.md"
 SPEED_REFERENCES = Path("data/speed_references.csv")
 SHAPES = [(1, 128), (32, 128)]
+COLUMNS = ["model", "runtime", "precision", "batch", "seq", "median_ms"]
 
 
 def bert_base(layers: int, vocab_size: int) -> BertForSequenceClassification:
@@ -74,14 +76,8 @@ def time_engines(paths: dict, batches: dict, threads: int, bench: dict) -> tuple
         else:
             engines.append(openvino_engine(model, path, threads, "f32"))
         for engine in engines:
-            for (batch, seq), inputs in batches.items():
-                ms = time_call(lambda: engine.infer(inputs), bench["warmup"],
-                               bench["repeats"])["latency_ms"]
-                rows.append({"model": model, "runtime": engine.runtime,
-                             "precision": engine.precision, "batch": batch, "seq": seq,
-                             "median_ms": ms})
-                print(f"{engine.name} b{batch} s{seq}: {ms} ms", flush=True)
-    return pd.DataFrame(rows), not_run
+            rows += time_engine(engine, batches, bench)
+    return pd.DataFrame(rows)[COLUMNS], not_run
 
 
 def speedups(rows: pd.DataFrame) -> pd.DataFrame:

@@ -60,11 +60,14 @@ def run_params(campaign: dict, task: str, seed: int, data_root: Path | None) -> 
     return settings
 
 
-def commands(campaign: dict, tasks: list, seeds: list, data_root: Path) -> list:
-    return [["dvc", "exp", "run", "--queue", "-n", f"{task}-s{seed}",
-             *[item for key, value in run_params(campaign, task, seed, data_root).items()
-               for item in ("-S", f"{key}={as_param(value)}")]]
-            for task in tasks for seed in seeds]
+def run_name(task: str, seed: int) -> str:
+    return f"{task}-s{seed}"
+
+
+def command(campaign: dict, task: str, seed: int, data_root: Path) -> list:
+    return ["dvc", "exp", "run", "--queue", "-n", run_name(task, seed),
+            *[item for key, value in run_params(campaign, task, seed, data_root).items()
+              for item in ("-S", f"{key}={as_param(value)}")]]
 
 
 def belongs(run, campaign: dict) -> bool:
@@ -132,15 +135,18 @@ def main(argv=None):
         raise PipelineError(f"not in {args.campaign}: {', '.join(unknown)}")
     done = set()
     if args.action == "queue":  # a finished run, here or kept beside the table, is not redone
-        done = {f"{run.task}-s{run.seed}" for run in campaign_runs(campaign, args.out)}
-    for command in commands(campaign, args.task or list(campaign["tasks"]),
-                            args.seed or campaign["seeds"], args.data):
-        if command[5] in done:
-            print(f"finished already: {command[5]} (in {args.out}/ or this repo's experiments)")
+        done = {run_name(run.task, run.seed) for run in campaign_runs(campaign, args.out)}
+    runs = [(task, seed) for task in args.task or list(campaign["tasks"])
+            for seed in args.seed or campaign["seeds"]]
+    for task, seed in runs:
+        if run_name(task, seed) in done:
+            print(f"finished already: {run_name(task, seed)} (in {args.out}/ or this repo's "
+                  "experiments)")
             continue
-        print(shlex.join(command), flush=True)
+        queued = command(campaign, task, seed, args.data)
+        print(shlex.join(queued), flush=True)
         if args.action == "queue":
-            subprocess.run([sys.executable, "-m", *command], check=True)
+            subprocess.run([sys.executable, "-m", *queued], check=True)
 
 
 if __name__ == "__main__":
