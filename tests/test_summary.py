@@ -12,6 +12,7 @@ from conftest import REPO, set_dotted, stage_env
 from stages.lib.reporting.references import load_references
 from stages.lib.reporting.summary import (
     group_runs,
+    label_params,
     mean_std,
     methods_table,
     published_drops,
@@ -119,10 +120,19 @@ def test_a_task_run_with_other_settings_gets_a_column_of_its_own():
         ("b", "2" * 40, params(**{"qat.lr": 2e-05, "data.max_seq_length": 64, "task": "mrpc",
                                   "device": "cpu"}), metrics(88.0, 86.0)),
         ("c", "3" * 40, {**params(), "finetune": {"epochs": 3}}, metrics(87.0, 86.0))))
-    assert set(group_runs(many)) == {  # at most two params named; runs.csv has them all
-        "mrpc (data.max_seq_length=128, finetune.epochs=None, +1 more: config 1)",
-        "mrpc (data.max_seq_length=64, finetune.epochs=None, +1 more: config 2)",
-        "mrpc (data.max_seq_length=128, finetune.epochs=3, +1 more: config 3)", "stsb"}
+    # At most two params named, those that tell the columns apart first; runs.csv has them all.
+    assert set(group_runs(many)) == {
+        "mrpc (data.max_seq_length=128, finetune.epochs=None, +1 more)",
+        "mrpc (data.max_seq_length=64, finetune.epochs=None, +1 more)",
+        "mrpc (data.max_seq_length=128, finetune.epochs=3, +1 more)", "stsb"}
+
+
+def test_column_labels_name_the_params_that_tell_runs_apart_before_the_rest():
+    settings = [{"a.x": "1", "b.y": "1", "c.z": "1"}, {"a.x": "2", "b.y": "1", "c.z": "1"},
+                {"a.x": "1", "b.y": "1", "c.z": "2"}, {"a.x": "1", "c.z": "3", "new": "1"}]
+    # c.z alone separates 5 of the 6 pairs; then a.x the last; b.y and new, unset in one run,
+    # differ too but are not needed, so they come last
+    assert label_params(settings) == ["c.z", "a.x", "b.y", "new"]
 
 
 def test_published_drops_are_matched_on_the_tasks_headline_metric():

@@ -119,16 +119,37 @@ def group_runs(runs: list) -> dict:
     labelled = {}
     for task, configs in by_task.items():
         settings = [dict(key) for key, _ in configs]
-        names = sorted(set().union(*settings))
-        differing = [k for k in names if len({values.get(k) for values in settings}) > 1]
+        named = label_params(settings)
+        shown = named[:MAX_LABEL_PARAMS]
+        shown_values = {tuple(values.get(k) for k in shown) for values in settings}
+        told_apart = len(shown_values) == len(settings)
         for number, (values, (_, members)) in enumerate(zip(settings, configs), 1):
-            shown = [f"{k}={json.loads(values[k]) if k in values else None}"
-                     for k in differing[:MAX_LABEL_PARAMS]]
-            more = len(differing) - MAX_LABEL_PARAMS
-            suffix = ", ".join(shown) + (f", +{more} more: config {number}" if more > 0 else "")
-            labelled[f"{task} ({suffix})" if suffix else task] = sorted(
+            parts = [f"{k}={json.loads(values[k]) if k in values else None}" for k in shown]
+            if len(named) > len(shown):
+                parts.append(f"+{len(named) - len(shown)} more")
+            if not told_apart:
+                parts.append(f"config {number}")
+            labelled[f"{task} ({', '.join(parts)})" if parts else task] = sorted(
                 members, key=lambda run: (str(type(run.seed)), run.seed))
     return dict(sorted(labelled.items()))
+
+
+def label_params(settings: list) -> list:
+    """The params that differ between a task's configurations, those that tell them apart
+    first (each the one that separates most pairs still alike; a param every run sets before
+    one that older runs lack), then the rest."""
+    differing = [k for k in sorted(set().union(*settings))
+                 if len({values.get(k) for values in settings}) > 1]
+    alike = {(i, j) for i in range(len(settings)) for j in range(i + 1, len(settings))}
+    named = []
+    while alike:
+        def separates(k):
+            return sum(settings[i].get(k) != settings[j].get(k) for i, j in alike)
+        key = max((k for k in differing if k not in named),
+                  key=lambda k: (separates(k), all(k in values for values in settings)))
+        named.append(key)
+        alike = {(i, j) for i, j in alike if settings[i].get(key) == settings[j].get(key)}
+    return named + [k for k in differing if k not in named]
 
 
 def run_values(run: Run) -> dict:
