@@ -23,6 +23,11 @@ from stages.lib.quantization.accuracy_control import (
     onnx_feeds,
     quantize_with_accuracy_control,
 )
+from stages.lib.quantization.compiled_quantizers import (
+    CompiledFunctions,
+    nncf_extension,
+    use_compiled_quantizers,
+)
 from stages.lib.quantization.methods import get_method
 from stages.lib.quantization.nncf_backend import (
     load_quantized,
@@ -65,6 +70,52 @@ def test_saved_int8_model_reloads_exactly(quantized):
     with torch.no_grad():
         assert torch.equal(qmodel.eval()(**batch).logits, reloaded(**batch).logits)
     assert (folder / "int8" / "tokenizer.json").is_file()  # self-contained
+
+
+@pytest.mark.parametrize("shape, per_channel", [((6, 37, 48), False), ((48, 96), True),
+                                                ((2, 3, 9, 9), False)])
+def test_compiled_fake_quantizers_match_nncf_extension_bit_for_bit(shape, per_channel):
+    generator = torch.Generator().manual_seed(len(shape))
+    x, grad = (torch.randn(shape, generator=generator) * 3 for _ in range(2))
+    reference = (shape[0], 1) if per_channel else (1,)
+    low = -torch.rand(reference, generator=generator) * 4 - 0.1  # ranges that are no power
+    width = torch.rand(reference, generator=generator) * 7 + 0.3  # of 2: roundings differ
+    nncf_cpu, compiled = nncf_extension(), CompiledFunctions()
+    for levels, level_low, level_high, asymmetric in [(256, 0, 255, True),
+                                                       (256, -128, 127, False),
+                                                       (255, -127, 127, False)]:
+        assert torch.equal(nncf_cpu.Quantize_forward(x, low, width, levels),
+                           compiled.Quantize_forward(x, low, width, levels))
+        ours = compiled.Quantize_backward(grad, x, low, width, levels, level_low, level_high,
+                                          asymmetric)
+        theirs = nncf_cpu.Quantize_backward(grad, x, low, width, levels, level_low, level_high,
+                                            asymmetric)
+        for kept in ([0, 1, 2] if asymmetric else [0, 2]):  # symmetric: no input_low grad
+            assert torch.equal(ours[kept], theirs[kept])
+
+
+@needs_glue
+def test_qat_steps_with_compiled_quantizers_train_the_same_model_as_nncf(quantized):
+    _, folder, batch, _, _ = quantized
+    labels = torch.arange(len(batch["input_ids"])) % 2
+
+    def three_steps(compiled: bool) -> dict:
+        model = load_quantized(folder / "int8", get_task("mrpc")).train()  # turns them on
+        assert use_compiled_quantizers(compiled) == compiled
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        torch.manual_seed(0)  # the same dropout masks
+        for _ in range(3):
+            model(**batch, labels=labels).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        return model.state_dict()
+
+    try:
+        theirs, ours = three_steps(compiled=False), three_steps(compiled=True)
+    finally:
+        use_compiled_quantizers()
+    assert theirs.keys() == ours.keys()
+    assert all(torch.equal(theirs[k], ours[k]) for k in theirs)
 
 
 @needs_glue

@@ -5,9 +5,10 @@ Not a pipeline stage (it measures, it makes nothing the pipeline reads). After `
     python -m stages.tools.profile_training              # 20 steps of each, batch as in params
     python -m stages.tools.profile_training --steps 40
 
-Both run the pipeline's own `train()` on the same length-grouped batches of the prepared
+Each runs the pipeline's own `train()` on the same length-grouped batches of the prepared
 training split, from the fine-tuned FP32 model: FP32 as fine-tuning runs it (dropout on), QAT
-after NNCF calibration with the `quantization` scheme (dropout off). Writes
+after NNCF calibration with the `quantization` scheme (dropout off), on CPU once with NNCF's own
+C++ extension and once with the compiled quantizers the pipeline uses. Writes
 reports/profiles/training_step.md: mean step time of each, and the operators with the most
 self CPU time per step.
 """
@@ -27,6 +28,7 @@ from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.models import disable_dropout, load_task_model
 from stages.lib.modeling.train_settings import TrainSettings
 from stages.lib.modeling.training import train
+from stages.lib.quantization.compiled_quantizers import use_compiled_quantizers
 from stages.lib.quantization.nncf_backend import quantize
 from stages.lib.quantization.scheme import Scheme
 
@@ -34,7 +36,10 @@ OUT = PROFILES_DIR / "training_step.md"
 
 
 def profiled_steps(model, items, tokenizer, settings, device, desc):
-    """(train() curves, profiler key averages) over exactly len(items) / batch_size steps."""
+    """(train() curves, profiler key averages) over exactly len(items) / batch_size steps,
+    after one step unprofiled (it builds what torch.compile builds once per process)."""
+    train(model, items[:settings.batch_size], tokenizer, settings, make_accelerator(device, None),
+          evaluate_fn=lambda m: {}, desc=f"{desc}, warm-up")
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         curves = train(model, items, tokenizer, settings, make_accelerator(device, None),
                        evaluate_fn=lambda m: {}, desc=desc)
@@ -50,6 +55,15 @@ def top_ops(averages, steps: int, top: int = 12) -> str:
     return "\n".join(lines)
 
 
+def runs(device) -> list:
+    """(name, params section, compiled quantizers): FP32, then QAT with NNCF's own CPU
+    extension and with the compiled quantizers the pipeline runs (the same arithmetic, so the
+    same model: only the time differs). On CUDA NNCF's CUDA kernels run in either case."""
+    qat = [("QAT", "qat", True)] if device.type == "cuda" else [
+        ("QAT, NNCF's CPU extension", "qat", False), ("QAT, compiled quantizers", "qat", True)]
+    return [("FP32", "finetune", False), *qat]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m stages.tools.profile_training")
     parser.add_argument("--steps", type=int, default=20, help="training steps profiled per model")
@@ -61,25 +75,27 @@ def main(argv=None):
     items = train_items(tokenizer, read_split(DATA_DIR, "train"), task,
                         input_settings(params, task))
     results = {}
-    for name, section in (("FP32", "finetune"), ("QAT", "qat")):
+    for name, section, compiled in runs(device):
         set_seed(params["seed"])
         one_epoch = {**params, section: {**params[section], "epochs": 1, "warmup_ratio": 0.0}}
         settings = TrainSettings.from_params(one_epoch, section)
         subset = items[:args.steps * settings.batch_size]
         model = load_task_model(FP32_DIR, task)
-        if name == "QAT":
+        if section == "qat":
             disable_dropout(model)
             model = quantize(model, items, tokenizer, Scheme.from_params(params, task), device)
+            use_compiled_quantizers(compiled)
         results[name] = profiled_steps(model, subset, tokenizer, settings, device, f"{name} steps")
-    fp32, qat = (results[n][0].throughput() for n in ("FP32", "QAT"))
+    step_ms = {name: curves.throughput()["step_ms"] for name, (curves, _) in results.items()}
+    tokens = {name: curves.throughput()["padded_tokens_per_step"]
+              for name, (curves, _) in results.items()}
     text = [f"# {task.name}: one training step, FP32 against QAT", "",
             f"- {args.steps} steps each on {device.type}, batch {params['finetune']['batch_size']} "
             f"(FP32) and {params['qat']['batch_size']} (QAT), "
             f"{torch.get_num_threads()} threads; under the profiler (its overhead included)",
-            f"- FP32 {fp32['step_ms']} ms per step, QAT {qat['step_ms']} ms: "
-            f"{qat['step_ms'] / fp32['step_ms']:.2f}x "
-            f"({fp32['padded_tokens_per_step']:.0f} and {qat['padded_tokens_per_step']:.0f} "
-            "padded tokens per step)"]
+            *[f"- {name}: {ms} ms per step"
+              + (f", {ms / step_ms['FP32']:.2f}x FP32's" if name != "FP32" else "")
+              + f" ({tokens[name]:.0f} padded tokens per step)" for name, ms in step_ms.items()]]
     for name, (curves, averages) in results.items():
         text += ["", f"## {name}", "", top_ops(averages, curves.steps)]
     write_text(OUT, "\n".join(text) + "\n")

@@ -16,6 +16,7 @@ from transformers import AutoConfig
 from ..modeling.distributed import broadcast_object, is_main
 from ..modeling.inputs import make_loader, to_device
 from ..modeling.models import copy_model_files
+from .compiled_quantizers import use_compiled_quantizers
 from .scheme import Scheme
 
 WEIGHTS, NNCF_CONFIG = "quantized.safetensors", "nncf_config.json"
@@ -47,6 +48,7 @@ def calibration_dataset(items, tokenizer, device) -> nncf.Dataset:
 
 def quantize(model, items, tokenizer, scheme: Scheme, device, fast_bias_correction=True):
     """Insert fake quantizers and calibrate them on the first `scheme.subset_size` items."""
+    use_compiled_quantizers()
     model.to(device).eval()
     dataset = calibration_dataset(items[:scheme.subset_size], tokenizer, device)
     example = next(iter(dataset.get_inference_data()))
@@ -83,6 +85,7 @@ def save_quantized(qmodel, dest: Path, fp32_dir: Path) -> None:
 
 def load_quantized(folder: Path, task):
     """The fake-quantized model exactly as calibration (and training) left it."""
+    use_compiled_quantizers()
     folder = Path(folder)
     skeleton = task.kind.model_class().from_config(AutoConfig.from_pretrained(folder))
     qmodel = nncf.torch.load_from_config(skeleton.eval(),

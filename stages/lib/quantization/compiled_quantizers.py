@@ -1,0 +1,109 @@
+"""NNCF's CPU fake-quantize arithmetic, compiled by torch.compile into one loop per call.
+
+NNCF runs each quantizer on CPU through its C++ extension, which chains a dozen ATen ops
+(clamp, round, masks, masked_fill, ...) and so walks a large activation a dozen times per
+forward and again per backward: most of what a QAT step costs over an FP32 one. The same
+arithmetic, op for op and in the same order, compiled by inductor reads the tensor once, and
+its results are bit for bit those of the extension (tests/test_quantization.py holds the two
+side by side): a QAT run gives the same metrics, sooner.
+
+Only NNCF's CPU functions are replaced; on CUDA NNCF's own kernels run. Where torch.compile
+cannot build (no C++ compiler), NNCF's extension is loaded as before.
+"""
+import logging
+from types import SimpleNamespace
+
+import nncf
+import torch
+from nncf.torch.quantization.extensions import QuantizedFunctionsCPU
+
+log = logging.getLogger(__name__)
+# The NNCF release whose C++ arithmetic the functions below repeat; another falls back to its own.
+NNCF_VERSION = "3.4."
+
+
+def _forward(input_, input_low, input_range, levels):
+    # functions_cpu.cpp q_cpu_forward. Its C++ `scalar / tensor` is a true division, where
+    # Python's is reciprocal() * scalar: one ulp apart, enough to flip a rounding.
+    s = torch.full_like(input_range, levels - 1) / input_range
+    output = torch.maximum(torch.minimum(input_, input_low + input_range), input_low)
+    zero_point = torch.round(-input_low * s)
+    return torch.round((output - input_low) * s - zero_point) / s
+
+
+def _backward_elementwise(grad_output, input_, input_low, input_range, levels, alpha):
+    """q_cpu_backward up to its reductions: (grad of input, of input_low, of input_range),
+    each still the input's shape."""
+    output = _forward(input_, input_low, input_range, levels)
+    mask_hi = input_ > input_low + input_range
+    mask_lo = input_ < input_low
+    err = (output - input_) * (torch.ones_like(input_range) / input_range)
+    err = torch.where(mask_hi, 1.0, torch.where(mask_lo, alpha, err)) * grad_output
+    outside = mask_hi | mask_lo
+    return (torch.where(outside, 0.0, grad_output), torch.where(outside, grad_output, 0.0),
+            err)
+
+
+def _sum_like(target, reference):
+    """tensor_funcs.cpp sum_like, the same sums in the same order (autograd sums the rest)."""
+    if target.numel() == 1:
+        return target.sum().view_as(reference)
+    for dim in range(reference.dim()):
+        if reference.size(dim) == 1:
+            target = target.sum(dim, True)
+    return target
+
+
+class CompiledFunctions:
+    """The two functions NNCF asks its CPU extension for, with the extension's signatures."""
+
+    def __init__(self):
+        self.forward = torch.compile(_forward, dynamic=True)
+        self.backward = torch.compile(_backward_elementwise, dynamic=True)
+
+    def Quantize_forward(self, input_, input_low, input_range, levels):  # noqa: N802
+        return self.forward(input_, input_low, input_range, levels)
+
+    def Quantize_backward(self, grad_output, input_, input_low, input_range, levels,  # noqa: N802
+                          level_low, level_high, is_asymmetric):
+        alpha = float(torch.tensor(level_low, dtype=input_.dtype)
+                      / torch.tensor(level_high, dtype=input_.dtype))
+        grad_input, grad_low, grad_range = self.backward(
+            grad_output, input_, input_low, input_range, levels, alpha)
+        grad_range = _sum_like(grad_range, input_range)
+        if not is_asymmetric:
+            return [grad_input, torch.empty(input_low.shape), grad_range]
+        return [grad_input, _sum_like(grad_low, input_low), grad_range]
+
+
+def compiled_functions():
+    """CompiledFunctions, or None where they must not run: another NNCF release (its
+    arithmetic may differ) or no C++ compiler for torch.compile."""
+    if not nncf.__version__.startswith(NNCF_VERSION):
+        log.warning("NNCF %s: fake quantizers run NNCF's own CPU extension (the compiled ones "
+                    "repeat NNCF %sx)", nncf.__version__, NNCF_VERSION)
+        return None
+    functions = CompiledFunctions()
+    try:
+        functions.Quantize_forward(torch.zeros(2), torch.zeros(1), torch.ones(1), 256)
+    except Exception as error:  # inductor raises many kinds; any means "cannot build here"
+        log.warning("torch.compile cannot build the fake-quantize kernels (%s); NNCF's own "
+                    "CPU extension runs instead", error)
+        return None
+    return functions
+
+
+def use_compiled_quantizers(enabled: bool = True) -> bool:
+    """Make NNCF's CPU quantizers run compiled (or, enabled=False, NNCF's extension again).
+    Returns whether the compiled ones are in use."""
+    if enabled != isinstance(QuantizedFunctionsCPU._loaded_namespace, CompiledFunctions):
+        # None: NNCF loads its own extension on its next call
+        QuantizedFunctionsCPU._loaded_namespace = compiled_functions() if enabled else None
+    return isinstance(QuantizedFunctionsCPU._loaded_namespace, CompiledFunctions)
+
+
+def nncf_extension() -> SimpleNamespace:
+    """NNCF's own CPU functions, whatever is in use (to compare against)."""
+    loaded = QuantizedFunctionsCPU._loader.load()
+    return SimpleNamespace(Quantize_forward=loaded.Quantize_forward,
+                           Quantize_backward=loaded.Quantize_backward)
