@@ -22,19 +22,20 @@ log = logging.getLogger(__name__)
 NNCF_VERSION = "3.4."
 
 
-def _forward(input_, input_low, input_range, levels):
-    # functions_cpu.cpp q_cpu_forward. Its C++ `scalar / tensor` is a true division, where
-    # Python's is reciprocal() * scalar: one ulp apart, enough to flip a rounding.
-    s = torch.full_like(input_range, levels - 1) / input_range
+def _forward(input_, input_low, input_range, steps):
+    # functions_cpu.cpp q_cpu_forward, steps = levels - 1. Its C++ `scalar / tensor` is a true
+    # division, where Python's is reciprocal() * scalar: one ulp apart, enough to flip a
+    # rounding.
+    s = steps / input_range
     output = torch.maximum(torch.minimum(input_, input_low + input_range), input_low)
     zero_point = torch.round(-input_low * s)
     return torch.round((output - input_low) * s - zero_point) / s
 
 
-def _backward_elementwise(grad_output, input_, input_low, input_range, levels, alpha):
+def _backward_elementwise(grad_output, input_, input_low, input_range, steps, alpha):
     """q_cpu_backward up to its reductions: (grad of input, of input_low, of input_range),
     each still the input's shape."""
-    output = _forward(input_, input_low, input_range, levels)
+    output = _forward(input_, input_low, input_range, steps)
     mask_hi = input_ > input_low + input_range
     mask_lo = input_ < input_low
     err = (output - input_) * (torch.ones_like(input_range) / input_range)
@@ -55,25 +56,44 @@ def _sum_like(target, reference):
 
 
 class CompiledFunctions:
-    """The two functions NNCF asks its CPU extension for, with the extension's signatures."""
+    """The two functions NNCF asks its CPU extension for, with the extension's signatures.
+    Level counts go in as 0-d tensors and everything without grad mode, so that torch.compile
+    builds one kernel per tensor rank, not one per quantizer kind or calling context."""
 
     def __init__(self):
+        # NNCF calls with about a dozen (rank, layout) kinds; past the limit torch.compile
+        # would run the rest uncompiled (the same results, slower)
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
         self.forward = torch.compile(_forward, dynamic=True)
         self.backward = torch.compile(_backward_elementwise, dynamic=True)
 
     def Quantize_forward(self, input_, input_low, input_range, levels):  # noqa: N802
-        return self.forward(input_, input_low, input_range, levels)
+        with torch.no_grad():
+            return self.forward(*_plain(input_, input_low, input_range),
+                                _scalar(levels - 1, input_))
 
     def Quantize_backward(self, grad_output, input_, input_low, input_range, levels,  # noqa: N802
                           level_low, level_high, is_asymmetric):
-        alpha = float(torch.tensor(level_low, dtype=input_.dtype)
-                      / torch.tensor(level_high, dtype=input_.dtype))
-        grad_input, grad_low, grad_range = self.backward(
-            grad_output, input_, input_low, input_range, levels, alpha)
+        # the C++ alpha is level_low / level_high in the input's precision
+        alpha = _scalar(level_low, input_) / _scalar(level_high, input_)
+        with torch.no_grad():
+            grad_input, grad_low, grad_range = self.backward(
+                *_plain(grad_output, input_, input_low, input_range),
+                _scalar(levels - 1, input_), alpha)
         grad_range = _sum_like(grad_range, input_range)
         if not is_asymmetric:
             return [grad_input, torch.empty(input_low.shape), grad_range]
         return [grad_input, _sum_like(grad_low, input_low), grad_range]
+
+
+def _plain(*tensors):
+    """Detached: torch.compile keeps the shapes of Parameters static (one kernel per weight
+    shape), those of plain tensors dynamic."""
+    return [t.detach() for t in tensors]
+
+
+def _scalar(value, like):
+    return torch.tensor(value, dtype=like.dtype)
 
 
 def compiled_functions():
