@@ -133,6 +133,10 @@ def test_column_labels_name_the_params_that_tell_runs_apart_before_the_rest():
     # c.z alone separates 5 of the 6 pairs; then a.x the last; b.y and new, unset in one run,
     # differ too but are not needed, so they come last
     assert label_params(settings) == ["c.z", "a.x", "b.y", "new"]
+    # a tie goes to the weightier param: a model given fine-tuned before its schedule
+    settings = [{"finetune.lr": "1", "model.finetuned": "false"},
+                {"finetune.lr": "2", "model.finetuned": "true"}]
+    assert label_params(settings) == ["model.finetuned", "finetune.lr"]
 
 
 def test_published_drops_are_matched_on_the_tasks_headline_metric():

@@ -29,6 +29,7 @@ METHOD_TABLE = {onnx_row(FP32): ("FP32", None),
                 **{onnx_row(m.name): (m.label, m.name)
                    for m in sorted(METHODS.values(), key=lambda m: m.effort)}}
 MAX_LABEL_PARAMS = 2  # params named in a column label; runs.csv has them all
+LABEL_PRIORITY = ("model.", "data.", "methods", "quantization.", "finetune.", "qat.")
 # Drops of every ONNX INT8 model against FP32 PyTorch: in points, and in % of FP32.
 DROP_ROWS = {**{f"drop:{m}": f"drop, {row_label(onnx_row(m))}" for m in METHODS},
              **{f"drop_rel:{m}": f"relative drop %, {row_label(onnx_row(m))}" for m in METHODS}}
@@ -134,10 +135,17 @@ def group_runs(runs: list) -> dict:
     return dict(sorted(labelled.items()))
 
 
+def weight(key: str) -> int:
+    """How much a param says about a run, for labels: the model before the data, the scheme
+    and then the schedules."""
+    ranked = [i for i, prefix in enumerate(LABEL_PRIORITY) if key.startswith(prefix)]
+    return ranked[0] if ranked else len(LABEL_PRIORITY)
+
+
 def label_params(settings: list) -> list:
     """The params that differ between a task's configurations, those that tell them apart
-    first (each the one that separates most pairs still alike; a param every run sets before
-    one that older runs lack), then the rest."""
+    first (each the one that separates most pairs still alike; on a tie, a param every run
+    sets before one that older runs lack, then the weightier), then the rest."""
     differing = [k for k in sorted(set().union(*settings))
                  if len({values.get(k) for values in settings}) > 1]
     alike = {(i, j) for i in range(len(settings)) for j in range(i + 1, len(settings))}
@@ -146,7 +154,8 @@ def label_params(settings: list) -> list:
         def separates(k):
             return sum(settings[i].get(k) != settings[j].get(k) for i, j in alike)
         key = max((k for k in differing if k not in named),
-                  key=lambda k: (separates(k), all(k in values for values in settings)))
+                  key=lambda k: (separates(k), all(k in values for values in settings),
+                                 -weight(k)))
         named.append(key)
         alike = {(i, j) for i, j in alike if settings[i].get(key) == settings[j].get(key)}
     return named + [k for k in differing if k not in named]
