@@ -91,3 +91,17 @@ def test_queue_leaves_out_the_runs_that_finished_already(tmp_path, monkeypatch, 
     tool.main(["queue", "--data", str(tmp_path), "--task", "rte", "--out", str(tmp_path)])
     assert [command[7] for command in queued] == ["rte-s43", "rte-s44"]
     assert "finished already: rte-s42" in capsys.readouterr().out
+
+
+def test_a_held_back_task_is_left_out_unless_named(tmp_path, capsys):
+    campaign = {**CAMPAIGN, "tasks": {
+        "rte": {**CAMPAIGN["tasks"]["rte"], "held_back": "FP32 at chance"},
+        "cola": CAMPAIGN["tasks"]["cola"]}}
+    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(campaign))
+    tool.main(["show", "--data", str(tmp_path), "--campaign", str(tmp_path / "campaign.yaml")])
+    out = capsys.readouterr().out
+    assert "held back: rte (FP32 at chance)" in out and " rte-s" not in out
+    assert out.count(" cola-s") == len(CAMPAIGN["seeds"])
+    tool.main(["show", "--data", str(tmp_path), "--campaign", str(tmp_path / "campaign.yaml"),
+               "--task", "rte"])
+    assert capsys.readouterr().out.count(" rte-s") == len(CAMPAIGN["seeds"])

@@ -8,8 +8,10 @@ three seeds, as DVC experiments; and its table.
     python -m stages.tools.campaign summarize   # reports/campaign/: FP32 and every INT8 method
                                                 # per task, mean ± std over seeds
 
-A run counts for the table when its params are the campaign's for its task (whatever its
-name), so a run made by hand with the same `-S` settings counts too. The runs a table was
+A task marked `held_back: <why>` (its FP32 model learns nothing yet, say) is left out of a
+plain `show` / `queue`; `--task` runs it all the same. A run counts for the table when its
+params are the campaign's for its task (whatever its name), so a run made by hand with the
+same `-S` settings counts too. The runs a table was
 built from are kept in reports/campaign/exp_show.json and counted again by the next
 `summarize`: experiments are local git refs that a clone does not get.
 """
@@ -39,10 +41,11 @@ def load_campaign(path: Path = CAMPAIGN_FILE) -> dict:
     ok = (isinstance(campaign, dict) and set(campaign) == {"seeds", "common", "tasks"}
           and all(isinstance(s, int) for s in campaign["seeds"] or [None])
           and all(isinstance(t, dict) and isinstance(t.get("params"), dict)
+                  and set(t) <= {"swept", "params", "held_back"}
                   for t in campaign["tasks"].values()))
     if not ok:
         raise PipelineError(f"{path} must hold `seeds` (integers), `common` (dotted params) and "
-                            "`tasks` (task -> {swept, params})")
+                            "`tasks` (task -> {swept, params, held_back: why, if it is})")
     unknown = sorted(set(campaign["tasks"]) - set(TASKS))
     if unknown:
         raise PipelineError(f"{path}: unknown tasks {', '.join(unknown)}")
@@ -107,6 +110,15 @@ def write_table(runs: list, out: Path) -> None:
         summarize.main(["--input", str(entries), "--out", str(out)])
 
 
+def runnable_tasks(campaign: dict) -> list:
+    """The tasks a plain `show`/`queue` runs: not those held back (named with --task, they
+    run all the same)."""
+    for task, entry in campaign["tasks"].items():
+        if entry.get("held_back"):
+            print(f"held back: {task} ({entry['held_back']}); --task {task} runs it anyway")
+    return [task for task, entry in campaign["tasks"].items() if not entry.get("held_back")]
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m stages.tools.campaign", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -136,7 +148,7 @@ def main(argv=None):
     done = set()
     if args.action == "queue":  # a finished run, here or kept beside the table, is not redone
         done = {run_name(run.task, run.seed) for run in campaign_runs(campaign, args.out)}
-    runs = [(task, seed) for task in args.task or list(campaign["tasks"])
+    runs = [(task, seed) for task in args.task or runnable_tasks(campaign)
             for seed in args.seed or campaign["seeds"]]
     for task, seed in runs:
         if run_name(task, seed) in done:
