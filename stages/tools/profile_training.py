@@ -86,16 +86,16 @@ def main(argv=None):
             model = quantize(model, items, tokenizer, Scheme.from_params(params, task), device)
             use_compiled_quantizers(compiled)
         results[name] = profiled_steps(model, subset, tokenizer, settings, device, f"{name} steps")
-    step_ms = {name: curves.throughput()["step_ms"] for name, (curves, _) in results.items()}
-    tokens = {name: curves.throughput()["padded_tokens_per_step"]
-              for name, (curves, _) in results.items()}
+    figures = {name: curves.throughput() for name, (curves, _) in results.items()}
+    fp32_ms = figures["FP32"]["step_ms"]
     text = [f"# {task.name}: one training step, FP32 against QAT", "",
             f"- {args.steps} steps each on {device.type}, batch {params['finetune']['batch_size']} "
             f"(FP32) and {params['qat']['batch_size']} (QAT), "
             f"{torch.get_num_threads()} threads; under the profiler (its overhead included)",
-            *[f"- {name}: {ms} ms per step"
-              + (f", {ms / step_ms['FP32']:.2f}x FP32's" if name != "FP32" else "")
-              + f" ({tokens[name]:.0f} padded tokens per step)" for name, ms in step_ms.items()]]
+            *[f"- {name}: {f['step_ms']} ms per step"
+              + (f", {f['step_ms'] / fp32_ms:.2f}x FP32's" if name != "FP32" else "")
+              + f" ({f['padded_tokens_per_step']:.0f} padded tokens per step)"
+              for name, f in figures.items()]]
     for name, (curves, averages) in results.items():
         text += ["", f"## {name}", "", top_ops(averages, curves.steps)]
     write_text(OUT, "\n".join(text) + "\n")
