@@ -5,6 +5,7 @@ import onnxruntime
 import pytest
 import torch
 from conftest import GLUE_DIR, needs_glue, ort_logits
+from nncf.torch.quantization.extensions import QuantizedFunctionsCPU
 from transformers import AutoTokenizer
 
 from stages.export import check_parity
@@ -25,6 +26,7 @@ from stages.lib.quantization.accuracy_control import (
 )
 from stages.lib.quantization.compiled_quantizers import (
     CompiledFunctions,
+    compiled_quantizers_in_use,
     nncf_extension,
     use_compiled_quantizers,
 )
@@ -94,6 +96,28 @@ def test_compiled_fake_quantizers_match_nncf_extension_bit_for_bit(shape, per_ch
             assert torch.equal(ours[kept], theirs[kept])
 
 
+def test_compiled_quantizers_build_on_the_first_cpu_call_else_nncf_extension_runs(monkeypatch):
+    def cannot_build(function, **options):  # what a machine without a C++ compiler gives
+        def fail(*args, **kwargs):
+            raise RuntimeError("no C++ compiler")
+        return fail
+
+    x, low, width = torch.randn(4, 8), torch.tensor([-1.3]), torch.tensor([2.9])
+    expected = nncf_extension().Quantize_forward(x, low, width, 256)
+    try:
+        for compiler, compiled in [(cannot_build, False), (torch.compile, True)]:
+            use_compiled_quantizers(False)
+            use_compiled_quantizers()
+            assert not compiled_quantizers_in_use()  # nothing built before a quantizer runs
+            monkeypatch.setattr(torch, "compile", compiler)
+            quantize_forward = QuantizedFunctionsCPU.get("Quantize_forward")
+            assert torch.equal(quantize_forward(x, low, width, 256), expected)
+            assert compiled_quantizers_in_use() == compiled
+    finally:
+        monkeypatch.undo()
+        use_compiled_quantizers()
+
+
 @needs_glue
 def test_qat_steps_with_compiled_quantizers_train_the_same_model_as_nncf(quantized):
     _, folder, batch, _, _ = quantized
@@ -101,13 +125,14 @@ def test_qat_steps_with_compiled_quantizers_train_the_same_model_as_nncf(quantiz
 
     def three_steps(compiled: bool) -> dict:
         model = load_quantized(folder / "int8", get_task("mrpc")).train()  # turns them on
-        assert use_compiled_quantizers(compiled) == compiled
+        use_compiled_quantizers(compiled)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
         torch.manual_seed(0)  # the same dropout masks
         for _ in range(3):
             model(**batch, labels=labels).loss.backward()
             optimizer.step()
             optimizer.zero_grad()
+        assert compiled_quantizers_in_use() == compiled
         return model.state_dict()
 
     try:

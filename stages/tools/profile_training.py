@@ -28,7 +28,10 @@ from stages.lib.modeling.features import input_settings, train_items
 from stages.lib.modeling.models import disable_dropout, load_task_model
 from stages.lib.modeling.train_settings import TrainSettings
 from stages.lib.modeling.training import train
-from stages.lib.quantization.compiled_quantizers import use_compiled_quantizers
+from stages.lib.quantization.compiled_quantizers import (
+    compiled_quantizers_in_use,
+    use_compiled_quantizers,
+)
 from stages.lib.quantization.nncf_backend import quantize
 from stages.lib.quantization.scheme import Scheme
 
@@ -86,6 +89,9 @@ def main(argv=None):
             model = quantize(model, items, tokenizer, Scheme.from_params(params, task), device)
             use_compiled_quantizers(compiled)
         results[name] = profiled_steps(model, subset, tokenizer, settings, device, f"{name} steps")
+        if compiled and device.type == "cpu" and not compiled_quantizers_in_use():
+            raise SystemExit("torch.compile could not build the fake-quantize kernels here "
+                             "(see the warning above): nothing to compare")
     figures = {name: curves.throughput() for name, (curves, _) in results.items()}
     fp32_ms = figures["FP32"]["step_ms"]
     text = [f"# {task.name}: one training step, FP32 against QAT", "",

@@ -7,8 +7,9 @@ arithmetic, op for op and in the same order, compiled by inductor reads the tens
 its results are bit for bit those of the extension (tests/test_quantization.py holds the two
 side by side): a QAT run gives the same metrics, sooner.
 
-Only NNCF's CPU functions are replaced; on CUDA NNCF's own kernels run. Where torch.compile
-cannot build (no C++ compiler), NNCF's extension is loaded as before.
+Only NNCF's CPU functions are replaced, and only built when a quantizer first runs on CPU; on
+CUDA NNCF's own kernels run and nothing is compiled. Where torch.compile cannot build (no C++
+compiler), NNCF's extension is loaded as before.
 """
 import logging
 from types import SimpleNamespace
@@ -61,9 +62,6 @@ class CompiledFunctions:
     builds one kernel per tensor rank, not one per quantizer kind or calling context."""
 
     def __init__(self):
-        # NNCF calls with about a dozen (rank, layout) kinds; past the limit torch.compile
-        # would run the rest uncompiled (the same results, slower)
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
         self.forward = torch.compile(_forward, dynamic=True)
         self.backward = torch.compile(_backward_elementwise, dynamic=True)
 
@@ -103,6 +101,11 @@ def compiled_functions():
         log.warning("NNCF %s: fake quantizers run NNCF's own CPU extension (the compiled ones "
                     "repeat NNCF %sx)", nncf.__version__, NNCF_VERSION)
         return None
+    # NNCF's calls come in about a dozen (rank, layout, size-1 batch) kinds, one kernel each;
+    # past torch.compile's default of 8 per function it would run the rest uncompiled (the
+    # same results, slower). A process-wide setting: it also lets any other compiled function
+    # of the process recompile up to 32 times, which nothing in this pipeline does.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
     functions = CompiledFunctions()
     try:
         functions.Quantize_forward(torch.zeros(2), torch.zeros(1), torch.ones(1), 256)
@@ -113,12 +116,32 @@ def compiled_functions():
     return functions
 
 
-def use_compiled_quantizers(enabled: bool = True) -> bool:
-    """Make NNCF's CPU quantizers run compiled (or, enabled=False, NNCF's extension again).
-    Returns whether the compiled ones are in use."""
-    if enabled != isinstance(QuantizedFunctionsCPU._loaded_namespace, CompiledFunctions):
-        # None: NNCF loads its own extension on its next call
-        QuantizedFunctionsCPU._loaded_namespace = compiled_functions() if enabled else None
+class BuildOnFirstCall:
+    """Holds NNCF's CPU slot until a quantizer first runs on CPU, then puts the compiled
+    functions there, or NNCF's own extension where they cannot run, and hands over. A run on
+    CUDA never calls it, so it compiles nothing and needs no C++ compiler."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # copy, pickle and the like ask for these
+            raise AttributeError(name)
+        chosen = compiled_functions() or QuantizedFunctionsCPU._loader.load()
+        QuantizedFunctionsCPU._loaded_namespace = chosen
+        return getattr(chosen, name)
+
+
+def use_compiled_quantizers(enabled: bool = True) -> None:
+    """Make NNCF's CPU quantizers run compiled from their first call on (or, enabled=False,
+    NNCF's own extension again)."""
+    ours = isinstance(QuantizedFunctionsCPU._loaded_namespace, (CompiledFunctions,
+                                                                 BuildOnFirstCall))
+    if enabled and not ours:
+        QuantizedFunctionsCPU._loaded_namespace = BuildOnFirstCall()
+    elif not enabled and ours:
+        QuantizedFunctionsCPU._loaded_namespace = None  # NNCF loads its own on its next call
+
+
+def compiled_quantizers_in_use() -> bool:
+    """Whether NNCF's CPU quantizers run the compiled functions (after their first call)."""
     return isinstance(QuantizedFunctionsCPU._loaded_namespace, CompiledFunctions)
 
 
