@@ -88,7 +88,8 @@ def main():
             calibration_feeds(tokenizer, task, settings, names, scheme.subset_size), validation,
             row_scoring(task, split, settings),
             list(task.output_names), scheme, nodes_of(graph.graph, kept_modules), criterion,
-            section["bias_correction"], section["ranking_subset_size"])
+            section["bias_correction"], section["ranking_subset_size"],
+            section["max_iterations"])
         wall_s = time.perf_counter() - start
         write_record(scratch, "ptq_accuracy", describe(scheme, criterion, outcome), params,
                      kept_fp32=outcome.kept_fp32, criterion_met=outcome.met)

@@ -108,6 +108,9 @@ def test_squad_from_local_files_needs_no_data_dir(tmp_path):
     ("ptq_dynamic.weight_type", "int4", "`ptq_dynamic.weight_type` must be one of int8, uint8"),
     ("ptq_accuracy.ranking_subset_size", 0, "`ptq_accuracy.ranking_subset_size` must be a "
                                             "positive number"),
+    ("ptq_accuracy.max_iterations", 0, "`ptq_accuracy.max_iterations` must be a positive "
+                                       "number or null"),
+    ("quantization.overflow_fix", "on", "`quantization.overflow_fix` must be true or false"),
 ])
 def test_bad_methods_and_scheme_are_refused(dotted, value, message):
     params = set_dotted(default_params(), {dotted: value})

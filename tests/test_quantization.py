@@ -325,9 +325,10 @@ def test_dynamic_quantization_runs_integer_kernels_close_to_fp32(quantized, tiny
     assert len(int8_weights) >= 12  # 6 linear layers x 2 blocks at least
 
 
-def scheme_for(task: str, fp32_head="auto", ignored_scope=()) -> Scheme:
+def scheme_for(task: str, fp32_head="auto", ignored_scope=(), overflow_fix=False) -> Scheme:
     section = {"preset": "mixed", "per_channel": True, "fp32_head": fp32_head,
-               "ignored_scope": list(ignored_scope), "subset_size": 8}
+               "ignored_scope": list(ignored_scope), "subset_size": 8,
+               "overflow_fix": overflow_fix}
     return Scheme.from_params({"quantization": section}, get_task(task))
 
 
@@ -372,6 +373,40 @@ def test_an_fp32_head_carries_no_quantizer_in_the_onnx_graph(quantized, tiny_mod
     assert kinds["bert.pooler.dense"] == kinds["bert.encoder.layer.1.output.dense"] == "int8"
 
 
+def int8_weight_range(path) -> tuple:
+    """The smallest and largest integer of the INT8 weights that an ONNX file multiplies by
+    (embeddings, only looked up, keep their 8 bits)."""
+    weights = [onnx.numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer
+               if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2
+               and "embeddings" not in i.name]
+    assert len(weights) >= 12  # 6 linear layers x 2 blocks at least
+    return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
+
+
+@needs_glue
+@pytest.mark.parametrize("overflow_fix", [False, True])
+def test_overflow_fix_keeps_every_int8_weight_within_7_bits(quantized, tiny_model_dir, tmp_path,
+                                                            overflow_fix):
+    """CPUs without VNNI add pairs of u8 x s8 products in int16: full-range weights can
+    saturate it, 7-bit ones cannot. Static (NNCF) and dynamic (ONNX Runtime) alike."""
+    _, _, batch, tokenizer, items = quantized
+    scheme, task = scheme_for("mrpc", overflow_fix=overflow_fix), get_task("mrpc")
+    qmodel = quantize(load_task_model(tiny_model_dir, task), items, tokenizer, scheme,
+                      torch.device("cpu"))
+    export(strip_for_export(qmodel, batch), batch, tmp_path / "static.onnx", opset=17)
+    store_weights_as_int8(tmp_path / "static.onnx")
+    export(load_task_model(tiny_model_dir, task), batch, tmp_path / "fp32.onnx", 17)
+    quantize_dynamic(tmp_path / "fp32.onnx", tmp_path / "dynamic.onnx", scheme, [], "int8")
+    for path in (tmp_path / "static.onnx", tmp_path / "dynamic.onnx"):
+        low, high = int8_weight_range(path)
+        if overflow_fix:
+            assert -64 <= low and high <= 64, path.name
+        else:
+            assert max(-low, high) >= 127, path.name
+    assert ("weights 7-bit" in scheme.describe("qat")) == overflow_fix
+    assert ("int8 7-bit weights" in scheme.describe("ptq_dynamic")) == overflow_fix
+
+
 def test_scheme_text_says_what_each_method_honoured():
     scheme = Scheme("performance", False, ("classifier",), 300)
     assert scheme.describe("qat") == ("NNCF performance, weights per-tensor, calib 300, "
@@ -395,7 +430,7 @@ def test_a_method_variant_is_named_from_its_params_nested_or_flattened():
     assert get_method("ptq_static").label_for({}) == "PTQ static"
 
 
-def accuracy_controlled(fp32_path, dest, feeds, reference, max_drop):
+def accuracy_controlled(fp32_path, dest, feeds, reference, max_drop, max_iterations=None):
     """ptq_accuracy on `feeds` with a metric that only FP32 maximises (100): 100 minus the mean
     gap between a model's logits and FP32's, in hundredths, so any INT8 error is a drop."""
     def fidelity(outputs, indices):
@@ -405,7 +440,8 @@ def accuracy_controlled(fp32_path, dest, feeds, reference, max_drop):
                          fidelity)
     return quantize_with_accuracy_control(
         fp32_path, dest, feeds[:16], feeds, scoring, ["logits"], MIXED, [],
-        Criterion(max_drop, "absolute"), bias_correction=False, ranking_subset_size=16)
+        Criterion(max_drop, "absolute"), bias_correction=False, ranking_subset_size=16,
+        max_iterations=max_iterations)
 
 
 @needs_glue
@@ -439,6 +475,10 @@ def test_accuracy_control_keeps_layers_in_fp32_until_the_drop_is_met(quantized, 
                   for node in graph.node if node.op_type in ("MatMul", "Gemm")}
     assert not any(reads_int8[layer] for layer in tight.kept_fp32)
     assert sum(reads_int8.values()) == tight.quantized
+    # capped: one layer back in FP32 at most, and the outcome says the criterion is not met
+    capped = accuracy_controlled(tmp_path / "fp32.onnx", tmp_path / "capped.onnx", feeds,
+                                 reference, max_drop=1e-6, max_iterations=1)
+    assert len(capped.kept_fp32) <= 1 and not capped.met
 
 
 def test_a_correlation_metric_keeps_nncf_in_metric_mode_one_row_at_a_time():

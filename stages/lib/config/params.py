@@ -46,11 +46,11 @@ SCHEMA = {
     "train": dict.fromkeys(("num_processes", "mixed_precision", "checkpoint_every",
                             "abort_grad_norm")),
     "quantization": dict.fromkeys(("preset", "per_channel", "fp32_head", "ignored_scope",
-                                   "subset_size")),
+                                   "subset_size", "overflow_fix")),
     "qat": {**dict.fromkeys(TRAINING_KEYS),
             "distill": dict.fromkeys(("enabled", "alpha", "temperature"))},
     "ptq_static": {"fast_bias_correction": None},
-    "ptq_accuracy": {"bias_correction": None, "ranking_subset_size": None},
+    "ptq_accuracy": dict.fromkeys(("bias_correction", "ranking_subset_size", "max_iterations")),
     "ptq_dynamic": {"weight_type": None},
     "evaluate": {"batch_size": None},
     "export": {"opset": None, "parity_tolerance": None, "fuse": None},
@@ -191,6 +191,7 @@ def _validate_quantization(params: dict, task) -> None:
     if head != "auto" and not isinstance(head, bool):
         raise PipelineError(f"`quantization.fp32_head` must be auto, true or false, got {head!r}")
     positive(params, "quantization.subset_size", int)
+    boolean(params, "quantization.overflow_fix")
     scope = require(params, "quantization.ignored_scope")
     if not isinstance(scope, list) or not all(isinstance(p, str) and p for p in scope):
         raise PipelineError("`quantization.ignored_scope` must be a list of module names or "
@@ -210,6 +211,7 @@ def _validate_quantization(params: dict, task) -> None:
     boolean(params, "ptq_static.fast_bias_correction")
     boolean(params, "ptq_accuracy.bias_correction")
     positive(params, "ptq_accuracy.ranking_subset_size", int)
+    positive(params, "ptq_accuracy.max_iterations", int, allow_none=True)
     if "ptq_accuracy" in methods and task.kind.example_scores is None:
         raise PipelineError(f"ptq_accuracy cannot control the accuracy of {task.name}: a "
                             "question's score needs all the windows of its context, and NNCF "

@@ -4,6 +4,7 @@ until the task's own validation metric is within the allowed drop (Intel Neural 
 accuracy-driven tuning). NNCF has no PyTorch backend for it, so it works on the ONNX file and
 scores each candidate with ONNX Runtime."""
 import math
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from nncf.quantization.advanced_parameters import (
 
 from ..modeling.inputs import numpy_feed
 from ..tasks.metrics import drop_of
-from .nncf_backend import PRESETS
+from .nncf_backend import PRESETS, overflow_fix
 from .ort_backend import onnx_module_name
 from .scheme import Scheme
 
@@ -122,12 +123,15 @@ def quantize_with_accuracy_control(fp32_onnx: Path, dest: Path, calibration: lis
                                    validation: list, scoring: RowScoring,
                                    output_names: list, scheme: Scheme, ignored_nodes: list,
                                    criterion: Criterion, bias_correction: bool,
-                                   ranking_subset_size: int) -> Outcome:
+                                   ranking_subset_size: int,
+                                   max_iterations: int | None = None) -> Outcome:
     """calibration: ONNX feeds; validation: the first evaluation split's feeds, one row each;
     scoring: see Validator. bias_correction: NNCF's fast bias correction, whose corrected
     biases stay in the layers put back in FP32 (NNCF 3.4 on ONNX restores the biases of Gemm
     and Conv only, not of MatMul + Add); without it they keep no corrected bias. (NNCF's
-    full bias correction fails on these ONNX graphs: duplicate graph inputs.)"""
+    full bias correction fails on these ONNX graphs: duplicate graph inputs.) max_iterations:
+    the most layers put back in FP32 (None: as many as it takes); the search stops there,
+    criterion met or not."""
     model = onnx.load(str(fp32_onnx))
     validate = Validator(scoring, output_names, len(validation))
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,11 +143,12 @@ def quantize_with_accuracy_control(fp32_onnx: Path, dest: Path, calibration: lis
             subset_size=scheme.subset_size, fast_bias_correction=True,
             ignored_scope=nncf.IgnoredScope(names=list(ignored_nodes)),
             advanced_quantization_parameters=AdvancedQuantizationParameters(
-                disable_bias_correction=not bias_correction,
+                disable_bias_correction=not bias_correction, overflow_fix=overflow_fix(scheme),
                 weights_quantization_params=QuantizationParameters(
                     per_channel=scheme.per_channel)),
             advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
-                ranking_subset_size=ranking_subset_size, intermediate_model_dir=tmp))
+                ranking_subset_size=ranking_subset_size, intermediate_model_dir=tmp,
+                max_num_iterations=max_iterations or sys.maxsize))
         all_int8 = quantized_ops(onnx.load(str(Path(tmp) / "intermediate_model.onnx")))
     onnx.save(result, str(dest))
     fp32_main, int8_main = validate.metric(model, validation), validate.metric(result, validation)

@@ -7,6 +7,7 @@ import nncf
 import nncf.torch
 from nncf.quantization.advanced_parameters import (
     AdvancedQuantizationParameters,
+    OverflowFix,
     QuantizationParameters,
 )
 from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_graph
@@ -24,6 +25,12 @@ WEIGHTS, NNCF_CONFIG = "quantized.safetensors", "nncf_config.json"
 
 PRESETS = {"mixed": nncf.QuantizationPreset.MIXED,
            "performance": nncf.QuantizationPreset.PERFORMANCE}
+
+
+def overflow_fix(scheme: Scheme) -> OverflowFix | None:
+    """7-bit weights on every Linear/MatMul, or NNCF's default (None), which halves the
+    weights of a model's first convolution only: none in a transformer."""
+    return OverflowFix.ENABLE if scheme.overflow_fix else None
 
 
 def nncf_ignored_scope(model, modules: list, example: dict) -> nncf.IgnoredScope:
@@ -54,6 +61,7 @@ def quantize(model, items, tokenizer, scheme: Scheme, device, fast_bias_correcti
     example = next(iter(dataset.get_inference_data()))
     ignored = nncf_ignored_scope(model, scheme.kept_modules(model), example)
     advanced = AdvancedQuantizationParameters(
+        overflow_fix=overflow_fix(scheme),
         weights_quantization_params=QuantizationParameters(per_channel=scheme.per_channel))
     return nncf.quantize(model, dataset, preset=PRESETS[scheme.preset],
                          model_type=nncf.ModelType.TRANSFORMER, ignored_scope=ignored,

@@ -39,6 +39,7 @@ def quantize_dynamic(fp32_onnx: Path, dest: Path, scheme: Scheme, modules: list,
                             "layer in place of its query/key/value: set export.fuse=false)")
     weights = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}[weight_type]
     # Fused ops (Attention, ...) carry no shape inference in ONNX: their outputs are float.
+    # reduce_range: 7-bit weights, ONNX Runtime's own overflow fix
     ort_quantize_dynamic(fp32_onnx, dest, per_channel=scheme.per_channel, weight_type=weights,
-                         nodes_to_exclude=excluded,
+                         nodes_to_exclude=excluded, reduce_range=scheme.overflow_fix,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})

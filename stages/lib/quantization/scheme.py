@@ -14,6 +14,7 @@ class Scheme:
     ignored_scope: tuple   # regexes over module names
     subset_size: int
     fp32_head: bool = False  # the output layer (the model's last Linear) stays FP32
+    overflow_fix: bool = False  # weights use 7 of their 8 bits (see params.yaml)
 
     @classmethod
     def from_params(cls, params: dict, task) -> "Scheme":
@@ -21,7 +22,8 @@ class Scheme:
         head = section["fp32_head"]
         return cls(section["preset"], section["per_channel"], tuple(section["ignored_scope"]),
                    section["subset_size"],
-                   task.kind.fp32_head_by_default if head == "auto" else head)
+                   task.kind.fp32_head_by_default if head == "auto" else head,
+                   section["overflow_fix"])
 
     def kept_modules(self, model) -> list:
         """Names of the Linear and Embedding modules this scheme keeps in FP32."""
@@ -34,11 +36,12 @@ class Scheme:
         channels = "per-channel" if self.per_channel else "per-tensor"
         fp32 = [*self.ignored_scope, *(["head"] if self.fp32_head else [])]
         kept = f", FP32: {' '.join(fp32)}" if fp32 else ""
+        bits = " 7-bit" if self.overflow_fix else ""
         if method == "ptq_dynamic":
             graph = ", fused graph" if fused else ""
-            return (f"ORT dynamic, {weight_type} weights {channels}, uint8 activations"
+            return (f"ORT dynamic, {weight_type}{bits} weights {channels}, uint8 activations"
                     f"{graph}{kept}")
-        return f"NNCF {self.preset}, weights {channels}, calib {self.subset_size}{kept}"
+        return f"NNCF {self.preset}, weights{bits} {channels}, calib {self.subset_size}{kept}"
 
 
 def ignored_modules(model, patterns) -> list:
