@@ -48,7 +48,8 @@ def check_parity(name: str, onnx_main: float, torch_main: float, tolerance: floa
     if abs(emulated - torch_main) <= tolerance:
         message += (f"; with its Q/DQ run in float it scores {emulated:.2f}: the export kept the "
                     "model, this CPU's INT8 kernels move it (without AVX512-VNNI, u8 x s8 sums "
-                    "can saturate; see docs/operations.md)")
+                    "can saturate: rerun with -S quantization.overflow_fix=true, whose 7-bit "
+                    "weights cannot; see docs/operations.md)")
     else:
         message += f"; with its Q/DQ run in float it scores {emulated:.2f}: the export changed it"
     raise PipelineError(message + ". Nothing was written")
