@@ -161,6 +161,14 @@ def test_int8_onnx_is_standard_qdq_and_matches_pytorch(quantized, tmp_path):
     np.testing.assert_allclose(emulated, torch_logits, atol=1e-4)
 
 
+def int8_matrices(path, multiplied_only=False) -> list:
+    """The 2-D INT8 initializers of an ONNX file, as arrays; multiplied_only: without the
+    embeddings, which are only looked up."""
+    return [onnx.numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer
+            if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2
+            and not (multiplied_only and "embeddings" in i.name)]
+
+
 @needs_glue
 def test_int8_weights_are_stored_as_int8_with_identical_outputs(quantized, tmp_path):
     qmodel, _, batch, tokenizer, items = quantized
@@ -172,10 +180,7 @@ def test_int8_weights_are_stored_as_int8_with_identical_outputs(quantized, tmp_p
     store_weights_as_int8(path)
     after = ort_logits(path, loader)
     np.testing.assert_array_equal(before, after)
-    graph = onnx.load(str(path)).graph
-    int8_weights = [i for i in graph.initializer
-                    if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
-    assert len(int8_weights) >= 12  # 6 linear layers x 2 blocks at least
+    assert len(int8_matrices(path)) >= 12  # 6 linear layers x 2 blocks at least
     assert path.stat().st_size < 0.75 * size_before
 
 
@@ -321,9 +326,7 @@ def test_dynamic_quantization_runs_integer_kernels_close_to_fp32(quantized, tiny
     expected = ort_logits(fp32, loader)
     got = ort_logits(dynamic, loader)
     assert np.abs(expected - got).max() < 0.1
-    int8_weights = [i for i in onnx.load(str(dynamic)).graph.initializer
-                    if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
-    assert len(int8_weights) >= 12  # 6 linear layers x 2 blocks at least
+    assert len(int8_matrices(dynamic)) >= 12  # 6 linear layers x 2 blocks at least
 
 
 def scheme_for(task: str, fp32_head="auto", ignored_scope=(), overflow_fix=False) -> Scheme:
@@ -377,9 +380,7 @@ def test_an_fp32_head_carries_no_quantizer_in_the_onnx_graph(quantized, tiny_mod
 def int8_weight_range(path) -> tuple:
     """The smallest and largest integer of the INT8 weights that an ONNX file multiplies by
     (embeddings, only looked up, keep their 8 bits)."""
-    weights = [onnx.numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer
-               if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2
-               and "embeddings" not in i.name]
+    weights = int8_matrices(path, multiplied_only=True)
     assert len(weights) >= 12  # 6 linear layers x 2 blocks at least
     return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
 
