@@ -38,18 +38,30 @@ DATA_PATHS = ("data.dir", "data.train_file", "data.validation_file", "data.test_
 
 def load_campaign(path: Path = CAMPAIGN_FILE) -> dict:
     campaign = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
-    ok = (isinstance(campaign, dict) and set(campaign) == {"seeds", "common", "tasks"}
+    ok = (isinstance(campaign, dict) and set(campaign) == {"seeds", "common", "tasks", "sweep"}
           and all(isinstance(s, int) for s in campaign["seeds"] or [None])
+          and good_grid(campaign["sweep"], {"epochs", "lr"})
           and all(isinstance(t, dict) and isinstance(t.get("params"), dict)
-                  and set(t) <= {"swept", "params", "held_back"}
+                  and set(t) <= {"swept", "params", "held_back", "sweep"}
+                  and good_grid(t.get("sweep", {}), set())
                   for t in campaign["tasks"].values()))
     if not ok:
-        raise PipelineError(f"{path} must hold `seeds` (integers), `common` (dotted params) and "
-                            "`tasks` (task -> {swept, params, held_back: why, if it is})")
+        raise PipelineError(f"{path} must hold `seeds` (integers), `common` (dotted params), "
+                            "`tasks` (task -> {swept, params, held_back: why, if it is, sweep}) "
+                            "and `sweep` (epochs: an integer, lr: a list of floats)")
     unknown = sorted(set(campaign["tasks"]) - set(TASKS))
     if unknown:
         raise PipelineError(f"{path}: unknown tasks {', '.join(unknown)}")
     return campaign
+
+
+def good_grid(grid, required: set) -> bool:
+    """A sweep grid: `epochs` an integer, `lr` a list of floats (a task's own grid may give
+    either)."""
+    return (isinstance(grid, dict) and required <= set(grid) <= {"epochs", "lr"}
+            and isinstance(grid.get("epochs", 0), int)
+            and isinstance(grid.get("lr", []), list)
+            and all(isinstance(lr, float) for lr in grid.get("lr", [0.0]) or [None]))
 
 
 def run_params(campaign: dict, task: str, seed: int, data_root: Path | None) -> dict:
