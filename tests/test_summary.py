@@ -11,6 +11,7 @@ from conftest import REPO, set_dotted, stage_env
 
 from stages.lib.reporting.references import load_references
 from stages.lib.reporting.summary import (
+    drop_intervals,
     group_runs,
     label_params,
     mean_std,
@@ -96,6 +97,18 @@ def test_seeds_give_mean_and_sample_std_and_the_average_spans_tasks_with_other_m
     assert table.loc["FP32 (PyTorch)", "average"] == "87.00"  # (89 + 85) / 2
     assert table.loc["INT8 QAT (ONNX Runtime)", "average"] == "86.00"  # (88 + 84) / 2
     assert table.loc["runs", "mrpc (f1)"] == "3 (seed 42, 43, 44)"
+
+
+def test_a_drop_over_seeds_gets_its_t_interval_and_a_single_run_none():
+    _, long = summary_tables(group_runs(runs_from_exp_show(seeds_exp_show())))
+    drop = long[(long["column"] == "mrpc") & (long["figure"] == "drop:qat")].iloc[0]
+    # drops 1, 2, 0 over three seeds: std 1, t(0.975, 2 degrees of freedom) = 4.3027
+    assert drop["ci95"] == pytest.approx(4.302653 / math.sqrt(3))
+    intervals = drop_intervals(long)
+    rel = long[(long["column"] == "mrpc") & (long["figure"] == "drop_rel:qat")].iloc[0]
+    assert intervals.loc["INT8 QAT (ONNX Runtime)", "mrpc"] == (
+        f"{rel['mean']:.2f} [{rel['mean'] - rel['ci95']:.2f}, {rel['mean'] + rel['ci95']:.2f}]")
+    assert "stsb" not in intervals.columns  # one run: no interval
 
 
 def test_mean_std_of_one_value_has_no_spread():

@@ -33,6 +33,7 @@ from stages.lib.reporting.summary import (
     LATENCY_FILE,
     METRICS_FILE,
     PARAMS_FILE,
+    drop_intervals,
     group_runs,
     methods_table,
     published_drops,
@@ -98,8 +99,8 @@ def unflatten(flat: dict) -> dict:
     return tree
 
 
-def to_markdown(table: pd.DataFrame, published: pd.DataFrame, methods: pd.DataFrame,
-                runs: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, published: pd.DataFrame, intervals: pd.DataFrame,
+                methods: pd.DataFrame, runs: pd.DataFrame) -> str:
     parts = ["# FP32 vs INT8 over tasks and seeds", "",
              table.to_markdown(disable_numparse=True), "",
              "- each task's headline metric on its validation split; `average` is the plain "
@@ -112,6 +113,12 @@ def to_markdown(table: pd.DataFrame, published: pd.DataFrame, methods: pd.DataFr
                   "", published.astype(object).where(published.notna(), None).to_markdown(
                       floatfmt=".2f", missingval="–"), "",
                   "Their models differ from ours; compare drops, not scores.", ""]
+    if not intervals.empty:
+        parts += ["## Relative drop % with its 95 % interval over seeds", "",
+                  intervals.to_markdown(disable_numparse=True), "",
+                  "- mean [low, high]: Student t interval of the mean of the runs' own drops "
+                  "(each against its own FP32 model); an interval holding 0 is a drop the "
+                  "seeds cannot tell from none", ""]
     parts += ["## INT8 methods: score, size, speed and cost", "",
               methods.to_markdown(index=False, floatfmt=".2f"), "",
               "- ONNX Runtime models; drop_rel_% against FP32 PyTorch; latency: median ms per "
@@ -138,7 +145,8 @@ def main(argv=None):
     runs_frame, methods = runs_table(groups), methods_table(groups)
 
     out = Path(args.out)
-    write_text(out / "summary.md", to_markdown(table, published, methods, runs_frame))
+    write_text(out / "summary.md",
+               to_markdown(table, published, drop_intervals(long), methods, runs_frame))
     write_text(out / "methods.csv", methods.to_csv(index=False))
     write_text(out / "summary.csv", long.to_csv(index=False))
     write_text(out / "runs.csv", runs_table(groups, with_params=True).to_csv(index=False))

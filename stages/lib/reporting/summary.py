@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from ..quantization.methods import FP32, METHODS, model_of, onnx_row, row_label, torch_methods
 from ..tasks.metrics import drop, relative_drop
@@ -178,6 +179,13 @@ def mean_std(values) -> tuple:
     return float(values.mean()), std
 
 
+def interval_half_width(std: float, n: int, level: float = 0.95) -> float:
+    """Half the width of the Student t interval of a mean over n runs (nan below 2 runs)."""
+    if n < 2:
+        return float("nan")
+    return float(student_t.ppf((1 + level) / 2, n - 1) * std / np.sqrt(n))
+
+
 def cell_text(mean: float, std: float) -> str:
     return f"{mean:.2f}" if np.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
@@ -200,11 +208,11 @@ def summary_tables(groups: dict) -> tuple:
         per_run = [run_values(run) for run in members]
         metric = headline_metric(members[0].task, members[0].params)
         for figure in [*ROWS, *DROP_ROWS]:
-            mean, std = mean_std([values[figure] for values in per_run
-                                  if not np.isnan(values[figure])] or [np.nan])
+            present = [values[figure] for values in per_run if not np.isnan(values[figure])]
+            mean, std = mean_std(present or [np.nan])
             long.append({"column": label, "task": members[0].task, "figure": figure,
-                         "metric": metric, "mean": mean,
-                         "std": std, "n": len(members),
+                         "metric": metric, "mean": mean, "std": std,
+                         "ci95": interval_half_width(std, len(present)), "n": len(members),
                          "seeds": " ".join(str(run.seed) for run in members)})
     long = pd.DataFrame(long)
     best = best_rows(long)
@@ -249,6 +257,18 @@ def published_drops(references: pd.DataFrame, groups: dict, long: pd.DataFrame) 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(tasks))
     published = table.drop(index=own).dropna(axis=1, how="all")  # tasks nobody published
     return table.loc[:, published.columns] if len(published) else published
+
+
+def drop_intervals(long: pd.DataFrame) -> pd.DataFrame:
+    """Each ONNX INT8 model's mean relative drop with its 95 % interval over seeds, per
+    column with two runs or more: an interval that holds 0 is a drop the seeds cannot tell
+    from none."""
+    rows = long[long["figure"].isin([f"drop_rel:{m}" for m in METHODS]) & long["ci95"].notna()]
+    cells = {}
+    for r in rows.itertuples():
+        cells.setdefault(row_label(onnx_row(r.figure.split(":")[1])), {})[r.column] = (
+            f"{r.mean:.2f} [{r.mean - r.ci95:.2f}, {r.mean + r.ci95:.2f}]")
+    return pd.DataFrame.from_dict(cells, orient="index").fillna("–")
 
 
 def _mean(values) -> float:
