@@ -23,11 +23,14 @@ def settings_of(line: str) -> dict:
 
 
 def test_show_sweeps_each_task_not_swept_yet_over_the_grid(tmp_path, capsys):
-    tool.main(["show", "--data", str(tmp_path)])
+    campaign = copy.deepcopy(CAMPAIGN)
+    campaign["tasks"]["mrpc"]["swept"] = campaign["tasks"]["squad"]["swept"] = False
+    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(campaign))
+    tool.main(["show", "--data", str(tmp_path), "--campaign", str(tmp_path / "campaign.yaml")])
     lines = capsys.readouterr().out.splitlines()
-    unswept = [t for t, e in CAMPAIGN["tasks"].items()
+    unswept = [t for t, e in campaign["tasks"].items()
                if not e.get("swept") and not e.get("held_back")]
-    assert len(lines) == len(unswept) * len(CAMPAIGN["sweep"]["lr"])
+    assert len(lines) == len(unswept) * len(campaign["sweep"]["lr"])
     names = [shlex.split(line)[5] for line in lines]
     assert "sweep-mrpc-e5-lr5e-5" in names and "sweep-mrpc-e5-lr1e-4" in names
     assert "sweep-squad-e10-lr1e-4" in names  # squad's own epochs
@@ -64,8 +67,9 @@ def test_a_bad_sweep_grid_is_refused_naming_its_shape(tmp_path):
 def commit_experiment(repo, name, task, lr, scores):
     """A finished sweep run as DVC leaves it: a commit under refs/exps with its params and
     its validation curve."""
-    (repo / "params.yaml").write_text(yaml.safe_dump(
-        {"task": task, "seed": 42, "finetune": {"epochs": len(scores), "lr": lr}}))
+    # DVC writes `-S finetune.lr=5e-5` back as `5e-05`, which YAML 1.1 reads as a string
+    (repo / "params.yaml").write_text(f"task: {task}\nseed: 42\nfinetune:\n"
+                                      f"  epochs: {len(scores)}\n  lr: {lr}\n")
     curve = repo / tool.CURVE
     curve.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"step": range(1, len(scores) + 1), "epoch": [float(e) for e in
@@ -93,4 +97,5 @@ def test_table_reads_each_runs_curve_and_keeps_the_runs_a_clone_lacks(tmp_path, 
     live = live[live["lr"] == 1e-4].assign(main=[82.0, 86.0, 85.5])
     table = tool.epochs_table(tool.merged(live, out / "epochs.csv"))
     assert list(table["last"]) == [85.0, 85.5] and list(table["pick"]) == ["", "<-"]
-    assert "| mrpc" in (out / "epochs.md").read_text()
+    markdown = (out / "epochs.md").read_text()
+    assert "| mrpc" in markdown and "5e-05" in markdown and "0.0001" in markdown

@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from stages.lib.config.params import parse_params
 from stages.lib.config.recipes import as_param
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.runner import run_stage
@@ -75,7 +75,7 @@ def finished_curves(repo: Path = Path(".")) -> pd.DataFrame:
             curve = pd.read_csv(io.StringIO(git("show", f"{commit}:{CURVE}", cwd=repo)))
         except subprocess.CalledProcessError:  # a run made before the stage wrote its curve
             continue
-        params = yaml.safe_load(git("show", f"{commit}:params.yaml", cwd=repo))
+        params = parse_params(git("show", f"{commit}:params.yaml", cwd=repo))
         frames.append(pd.DataFrame({
             "name": name, "task": params["task"], "seed": params["seed"],
             "epochs": params["finetune"]["epochs"], "lr": params["finetune"]["lr"],
@@ -111,9 +111,11 @@ def write_table(curves: pd.DataFrame, out: Path) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     curves.sort_values(["task", "lr", "epochs", "epoch"]).to_csv(out / "epochs.csv", index=False)
     table = epochs_table(curves)
+    shown = table.assign(lr=table["lr"].map("{:g}".format))  # 5e-05, not a rounded 0.00
     (out / "epochs.md").write_text(
         "# FP32 schedule sweeps: validation headline metric after each epoch\n\n"
-        + table.to_markdown(index=False, floatfmt=".2f") + "\n\n"
+        + shown.to_markdown(index=False, floatfmt=".2f",
+                            disable_numparse=[KEYS.index("lr")]) + "\n\n"
         "- written by `python -m stages.tools.sweep table`; `<-`: the task's best last epoch\n"
         "- linear decay over the run's epochs: epoch 3 of 5 is not a 3-epoch run\n",
         encoding="utf-8")
