@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from ruamel.yaml import YAML
 
-from stages.lib.config.params import parse_params
 from stages.lib.config.recipes import as_param
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.runner import run_stage
@@ -75,7 +75,8 @@ def finished_curves(repo: Path = Path(".")) -> pd.DataFrame:
             curve = pd.read_csv(io.StringIO(git("show", f"{commit}:{CURVE}", cwd=repo)))
         except subprocess.CalledProcessError:  # a run made before the stage wrote its curve
             continue
-        params = parse_params(git("show", f"{commit}:params.yaml", cwd=repo))
+        # YAML 1.2 as load_params reads it: DVC writes `lr: 5e-05`, a string in YAML 1.1
+        params = YAML(typ="safe", pure=True).load(git("show", f"{commit}:params.yaml", cwd=repo))
         frames.append(pd.DataFrame({
             "name": name, "task": params["task"], "seed": params["seed"],
             "epochs": params["finetune"]["epochs"], "lr": params["finetune"]["lr"],

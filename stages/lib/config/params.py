@@ -67,17 +67,12 @@ def load_params(path=PARAMS_FILE) -> dict:
     if not Path(path).is_file():
         raise PipelineError(f"{path} not found; run the stages from the repository root")
     try:
-        params = parse_params(Path(path).read_text(encoding="utf-8"))
+        # YAML 1.2, as DVC writes `-S` values back: PyYAML (1.1) reads `lr: 5e-06` as a string
+        params = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
     except YAMLError as err:
         raise PipelineError(f"{path} is not valid YAML: {err}") from None
     validate(params)
     return params
-
-
-def parse_params(text: str) -> dict:
-    """params.yaml as YAML 1.2, as DVC writes `-S` values back: PyYAML (1.1) reads
-    `lr: 5e-06` as a string."""
-    return YAML(typ="safe", pure=True).load(text)
 
 
 def training_identity(params: dict, section: str) -> dict:
