@@ -2,15 +2,15 @@
 
 Intel Neural Compressor's accuracy-driven tuning, done by NNCF's
 `quantize_with_accuracy_control`: the FP32 model is exported to ONNX, calibrated on the same
-samples as ptq_static, scored on the first evaluation split with the task's own metric, and
-the layers whose quantization moves the outputs most are put back in FP32 one at a time
-until `main` drops by at most report.max_drop (report.drop_kind). The held-out test split is
+samples as ptq_static, scored on the first evaluation split with the task's own metric (a
+question from all its context windows), and the layers whose quantization moves the outputs
+most are put back in FP32 one at a time until `main` drops by at most report.max_drop
+(report.drop_kind). The held-out test split is
 never used. Output: models/int8/ptq_accuracy/ (model.onnx, method.json naming the layers kept
 in FP32).
 """
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import onnx
@@ -31,6 +31,7 @@ from stages.lib.quantization.accuracy_control import (
     graph_inputs,
     onnx_feeds,
     quantize_with_accuracy_control,
+    row_feeds,
 )
 from stages.lib.quantization.ort_backend import ONNX_MODEL, nodes_of
 from stages.lib.quantization.records import write_record
@@ -40,10 +41,11 @@ OUT_DIR = method_dir("ptq_accuracy")
 
 
 def validation_feeds(tokenizer, task, settings, input_names: list) -> tuple:
-    """(the first evaluation split, one ONNX feed per example of it)."""
+    """(the first evaluation split, one ONNX feed per row of it: all of a question's context
+    windows in one feed, as its score needs them)."""
     split = eval_split(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), task, settings,
                        batch_size=1)
-    return split, onnx_feeds(split.loader, input_names)
+    return split, row_feeds(split.loader, task.kind.row_groups(split), input_names)
 
 
 def calibration_feeds(tokenizer, task, settings, input_names: list, count: int) -> list:
@@ -55,12 +57,12 @@ def calibration_feeds(tokenizer, task, settings, input_names: list, count: int) 
 
 def row_scoring(task, split, settings) -> RowScoring:
     """The task's headline metric over some rows of the split, and each row's own score."""
-    def rows(indices: list):
-        return replace(split, frame=split.frame.iloc[indices])
+    kind = task.kind
     return RowScoring(
-        metric=lambda outputs, indices: task.kind.score(outputs, rows(indices), task,
-                                                        settings)[task.main_metric],
-        per_row=lambda outputs, indices: task.kind.example_scores(outputs, rows(indices)))
+        metric=lambda outputs, indices: kind.score(outputs, kind.rows(split, indices), task,
+                                                   settings)[task.main_metric],
+        per_row=lambda outputs, indices: kind.example_scores(outputs, kind.rows(split, indices),
+                                                             task, settings))
 
 
 def main():

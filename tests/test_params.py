@@ -118,14 +118,6 @@ def test_bad_methods_and_scheme_are_refused(dotted, value, message):
         validate(params)
 
 
-def test_accuracy_control_is_refused_for_question_answering():
-    """NNCF scores single inputs; a SQuAD question's score needs all its context windows."""
-    params = set_dotted(default_params(), {"methods": ["ptq_accuracy"], "task": "squad",
-                                           "data.source": "local", "data.dir": "/data/squad"})
-    with pytest.raises(PipelineError, match="ptq_accuracy cannot control the accuracy of squad"):
-        validate(params)
-
-
 def test_any_subset_of_methods_in_any_order_is_valid():
     for methods in (["ptq_dynamic"], ["ptq_static", "qat"], ["qat", "ptq_static", "ptq_dynamic"]):
         validate(set_dotted(default_params(), {"methods": methods}))

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from conftest import REPO, SHARED_DATA, needs_glue, run_stage, small_params, stage_env, write_params
 
@@ -297,6 +298,29 @@ def write_squad_folder(folder):
     for name, part in (("train-v1.1.json", articles[:4]), ("dev-v1.1.json", articles[4:])):
         (folder / name).write_text(json.dumps({"version": "1.1", "data": part}))
     return folder
+
+
+@pytest.mark.skipif(not SQUAD_FILE.is_file(), reason=f"no {SQUAD_FILE}")
+def test_accuracy_aware_ptq_runs_on_question_answering(workspace, tiny_model_dir):
+    """SQuAD through download, fine-tuning and ptq_accuracy: NNCF scores questions, each from
+    all its context windows, with the official F1."""
+    squad_dir = write_squad_folder(workspace.parent / "squad_data")
+    write_params(workspace, small_params(tiny_model_dir, **{
+        "task": "squad", "data.dir": str(squad_dir), "data.max_train_samples": 16,
+        "data.max_eval_samples": 12, "qa.max_seq_length": 128, "qa.max_question_length": 32,
+        "qa.doc_stride": 32, "methods": ["ptq_accuracy"], "ptq_accuracy.max_iterations": 2,
+        "report.drop_kind": "absolute", "report.max_drop": 1.0}))
+    for stage in ("download", "finetune", "ptq_accuracy"):
+        result = run_stage(workspace, stage)
+        assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+    record = json.loads((workspace / "models" / "int8" / "ptq_accuracy" / "method.json")
+                        .read_text())
+    assert isinstance(record["kept_fp32"], list) and len(record["kept_fp32"]) <= 2
+    assert "PTQ accuracy-aware squad: FP32 " in result.stdout
+    import onnx
+    graph = onnx.load(workspace / "models" / "int8" / "ptq_accuracy" / "model.onnx").graph
+    assert [o.name for o in graph.output] == ["start_logits", "end_logits"]
+    assert any(node.op_type == "QuantizeLinear" for node in graph.node)
 
 
 @needs_glue

@@ -9,6 +9,9 @@ from stages.lib.core.errors import PipelineError
 from stages.lib.data.prepared import read_split, write_prepared
 from stages.lib.data.sources import load_local, prepare
 from stages.lib.data.squad_json import read_squad_json
+from stages.lib.modeling.features import eval_split
+from stages.lib.quantization.accuracy_control import row_feeds
+from stages.lib.tasks.kinds import InputSettings
 from stages.lib.tasks.qa import (
     QASettings,
     context_span,
@@ -173,6 +176,45 @@ def test_oracle_logits_give_a_perfect_score_on_real_squad(tokenizer, name):
     assert result["exact"] == result["f1"] == 100.0
     if name == "squad_v2":
         assert result["NoAns_exact"] == result["HasAns_exact"] == 100.0
+
+
+@needs_squad
+def test_accuracy_control_scores_each_question_from_all_its_windows(tokenizer):
+    """ptq_accuracy's rows are questions: one feed holds every window of a question, a subset
+    of questions in any order is scored from its own windows, each question by its F1."""
+    task = get_task("squad")
+    qa = QASettings(max_seq_length=128, doc_stride=32, max_question_length=32,
+                    max_answer_length=200)
+    settings = InputSettings(qa.max_seq_length, qa)
+    raw = load_local(task, None, {"train_file": str(SQUAD_FILE), "validation_articles": 1})
+    frame = prepare(raw, task, 12, 12)["validation"]
+    split = eval_split(tokenizer, frame, task, settings, batch_size=1)
+    groups = task.kind.row_groups(split)
+    assert len(groups) == len(frame) and max(map(len, groups)) > 1
+    assert sorted(i for group in groups for i in group) == list(range(len(split.windows)))
+    feeds = row_feeds(split.loader, groups, ["input_ids", "attention_mask"])
+    assert [feed["input_ids"].shape[0] for feed in feeds] == list(map(len, groups))
+
+    # oracle logits for every question but the second, which answers its first context token
+    targets = train_features(tokenizer, frame, qa)
+    starts, ends = [], []
+    for window, target, item in zip(split.windows, targets, split.loader.dataset):
+        start, end = np.full(len(item["input_ids"]), -10.0), np.full(len(item["input_ids"]), -10.0)
+        first = next(k for k, offset in enumerate(window["offsets"]) if offset is not None)
+        start[first if window["example"] == 1 else target["start_positions"]] = 10.0
+        end[first if window["example"] == 1 else target["end_positions"]] = 10.0
+        starts.append(start)
+        ends.append(end)
+    outputs = {"start_logits": starts, "end_logits": ends}
+    scores = task.kind.example_scores(outputs, split, task, settings)
+    assert scores[1] == 0.0 and scores[:1] + scores[2:] == [100.0] * (len(frame) - 1)
+
+    picked = [2, 1, 0]  # NNCF asks for rows in any order; outputs come in that order
+    subset = task.kind.rows(split, picked)
+    order = [w for row in picked for w in groups[row]]
+    outputs = {name: [values[w] for w in order] for name, values in outputs.items()}
+    assert task.kind.example_scores(outputs, subset, task, settings) == [100.0, 0.0, 100.0]
+    assert task.kind.score(outputs, subset, task, settings)["f1"] == pytest.approx(200 / 3, 1e-3)
 
 
 # ------------------------------------------------------------- the official metric

@@ -109,7 +109,7 @@ def validate(params: dict) -> None:
     choice(params, "data.source", DATA_SOURCES)
     # auto becomes the source it means, so that every stage and report names the real one
     params["data"]["source"] = resolve_source(params["data"], params["task"])
-    _validate_quantization(params, task)
+    _validate_quantization(params)
     _validate_benchmark(params)
     for key in ("finetune.group_by_length", "qat.group_by_length"):
         boolean(params, key)
@@ -178,7 +178,7 @@ def _validate_training(params: dict) -> None:
                                 "least the process count")
 
 
-def _validate_quantization(params: dict, task) -> None:
+def _validate_quantization(params: dict) -> None:
     methods = require(params, "methods")
     if (not isinstance(methods, list) or not methods or len(set(map(str, methods))) != len(methods)
             or any(m not in METHODS for m in methods)):
@@ -212,10 +212,6 @@ def _validate_quantization(params: dict, task) -> None:
     boolean(params, "ptq_accuracy.bias_correction")
     positive(params, "ptq_accuracy.ranking_subset_size", int)
     positive(params, "ptq_accuracy.max_iterations", int, allow_none=True)
-    if "ptq_accuracy" in methods and task.kind.example_scores is None:
-        raise PipelineError(f"ptq_accuracy cannot control the accuracy of {task.name}: a "
-                            "question's score needs all the windows of its context, and NNCF "
-                            "scores single inputs; use ptq_static or qat")
     choice(params, "ptq_dynamic.weight_type", WEIGHT_TYPES)
 
 

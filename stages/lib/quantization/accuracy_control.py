@@ -48,6 +48,14 @@ def onnx_feeds(loader, input_names: list) -> list:
     return [numpy_feed(batch, input_names) for batch in loader]
 
 
+def row_feeds(loader, groups: list, input_names: list) -> list:
+    """One feed per evaluation row, batching the loader's inputs each row is scored from
+    (`groups`: their indices per row), padded as the loader pads a batch."""
+    items = loader.dataset
+    return [numpy_feed(loader.collate_fn([items[i] for i in group]), input_names)
+            for group in groups]
+
+
 def graph_inputs(model: onnx.ModelProto) -> list:
     return [i.name for i in model.graph.input]
 

@@ -5,7 +5,7 @@ A task's kind owns its model head, its prepared columns and label checks, its mo
 its scores, what a served model answers and the examples in a model card. Code outside
 tasks/ calls `task.kind.<method>` and never asks which kind a task is.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from .qa import (
     postprocess,
     train_features,
 )
-from .squad_metric import evaluate
+from .squad_metric import evaluate, question_scores
 
 COLUMNS = ["text_a", "text_b", "label"]
 
@@ -113,11 +113,20 @@ class Classification:
         return {name: round(100.0 * float(METRICS[name](labels, preds)), 4)
                 for name in task.metrics}
 
-    def example_scores(self, outputs: dict, split) -> list:
+    def example_scores(self, outputs: dict, split, task, settings: InputSettings) -> list:
         """Each row's own score, to find the rows a change to the model hurts most (NNCF's
         accuracy control ranks layers on them): 100 when the label is right, else 0."""
         right = self.predictions(np.stack(outputs["logits"])) == split.frame["label"].to_numpy()
         return (100.0 * right).tolist()
+
+    def row_groups(self, split) -> list:
+        """Which model inputs of the split (in loader order) each row is scored from: its
+        own one here."""
+        return [[i] for i in range(len(split.frame))]
+
+    def rows(self, split, indices: list):
+        """The split cut to these rows, in this order, as outputs for their inputs come."""
+        return replace(split, frame=split.frame.iloc[indices])
 
     def answers(self, outputs: dict, split, task, settings: InputSettings) -> list:
         """What a served model says per input: its label and every label's probability."""
@@ -174,7 +183,7 @@ class Regression(Classification):
     def predictions(self, logits: np.ndarray) -> np.ndarray:
         return logits[:, 0]
 
-    def example_scores(self, outputs: dict, split) -> list:
+    def example_scores(self, outputs: dict, split, task, settings: InputSettings) -> list:
         """Minus each row's absolute error."""
         errors = self.predictions(np.stack(outputs["logits"])) - split.frame["label"].to_numpy()
         return (-np.abs(errors)).tolist()
@@ -193,9 +202,6 @@ class ExtractiveQA(Classification):
     output_names = ("start_logits", "end_logits")
     length_setting = "qa.max_seq_length"
     hub_pipeline = "question-answering"
-    # A question's score needs every window of its context, and NNCF's accuracy control scores
-    # single inputs: ptq_accuracy is refused for question answering.
-    example_scores = None
 
     def num_labels(self, task) -> int:
         return 2  # start and end
@@ -240,6 +246,25 @@ class ExtractiveQA(Classification):
     def _answers(self, outputs: dict, split, task, settings: InputSettings) -> tuple:
         return postprocess(split.frame, split.windows, outputs["start_logits"],
                            outputs["end_logits"], settings.qa, task.has_null_answers)
+
+    def row_groups(self, split) -> list:
+        """A question is scored from all its context windows (its answer may be in any)."""
+        groups = [[] for _ in range(len(split.frame))]
+        for i, window in enumerate(split.windows):
+            groups[window["example"]].append(i)
+        return groups
+
+    def rows(self, split, indices: list):
+        groups = self.row_groups(split)
+        windows = [{**split.windows[w], "example": new}
+                   for new, row in enumerate(indices) for w in groups[row]]
+        return replace(split, frame=split.frame.iloc[indices], windows=windows)
+
+    def example_scores(self, outputs: dict, split, task, settings: InputSettings) -> list:
+        """Each question's F1 (0-100) against its best gold answer."""
+        answers, _ = self._answers(outputs, split, task, settings)
+        return [100.0 * question_scores(row.label, answers[row.id])[1]
+                for row in split.frame.itertuples()]
 
     def score(self, outputs: dict, split, task, settings: InputSettings) -> dict:
         """The official SQuAD metrics, after the n-best answer search."""
