@@ -131,21 +131,39 @@ def runnable_tasks(campaign: dict) -> list:
     return [task for task, entry in campaign["tasks"].items() if not entry.get("held_back")]
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m stages.tools.campaign", description=__doc__,
+def tool_parser(prog: str, description: str, actions: tuple) -> argparse.ArgumentParser:
+    """The arguments the campaign tools share: an action, --data and --campaign."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("show", "queue", "summarize"))
+    parser.add_argument("action", choices=actions)
     parser.add_argument("--data", type=Path, help="the folder holding glue/ and squad/")
-    parser.add_argument("--task", action="append", help="only this task (repeatable)")
-    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
     parser.add_argument("--campaign", type=Path, default=CAMPAIGN_FILE)
-    parser.add_argument("--out", type=Path, default=OUT,
-                        help="the table's folder (summarize writes it, queue skips its runs)")
+    return parser
+
+
+def parse_tool_args(parser: argparse.ArgumentParser, argv, reading_action: str):
+    """Parsed arguments; every action but the one that only reads runs needs --data."""
     args = parser.parse_args(argv)
-    if args.action != "summarize" and not (args.data and args.data.is_dir()):
+    if args.action != reading_action and not (args.data and args.data.is_dir()):
         parser.error(f"{args.action} needs --data, the folder holding glue/ and squad/ "
                      "(e.g. ../shared/data)")
     return args
+
+
+def check_tasks(campaign: dict, tasks: list | None, path: Path) -> None:
+    unknown = sorted(set(tasks or []) - set(campaign["tasks"]))
+    if unknown:
+        raise PipelineError(f"not in {path}: {', '.join(unknown)}")
+
+
+def parse_args(argv=None):
+    parser = tool_parser("python -m stages.tools.campaign", __doc__,
+                         ("show", "queue", "summarize"))
+    parser.add_argument("--task", action="append", help="only this task (repeatable)")
+    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="the table's folder (summarize writes it, queue skips its runs)")
+    return parse_tool_args(parser, argv, "summarize")
 
 
 def main(argv=None):
@@ -154,9 +172,7 @@ def main(argv=None):
     if args.action == "summarize":
         write_table(campaign_runs(campaign, args.out), args.out)
         return
-    unknown = sorted(set(args.task or []) - set(campaign["tasks"]))
-    if unknown:
-        raise PipelineError(f"not in {args.campaign}: {', '.join(unknown)}")
+    check_tasks(campaign, args.task, args.campaign)
     done = set()
     if args.action == "queue":  # a finished run, here or kept beside the table, is not redone
         done = {run_name(run.task, run.seed) for run in campaign_runs(campaign, args.out)}

@@ -18,7 +18,6 @@ since a clone does not get the experiments.
 With a linear learning-rate decay, epoch 3 of 5 is not a 3-epoch run: read the table as "where
 the curve stands", and pick the epochs and lr whose last epoch scores best.
 """
-import argparse
 import io
 import shlex
 import subprocess
@@ -31,7 +30,13 @@ from ruamel.yaml import YAML
 from stages.lib.config.recipes import as_param
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.runner import run_stage
-from stages.tools.campaign import CAMPAIGN_FILE, load_campaign, run_params
+from stages.tools.campaign import (
+    check_tasks,
+    load_campaign,
+    parse_tool_args,
+    run_params,
+    tool_parser,
+)
 
 OUT = Path("reports/sweep")
 CURVE = "reports/curves/finetune_eval.csv"
@@ -124,19 +129,11 @@ def write_table(curves: pd.DataFrame, out: Path) -> pd.DataFrame:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m stages.tools.sweep", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("show", "queue", "table"))
-    parser.add_argument("--data", type=Path, help="the folder holding glue/ and squad/")
+    parser = tool_parser("python -m stages.tools.sweep", __doc__, ("show", "queue", "table"))
     parser.add_argument("--task", action="append",
                         help="this task (repeatable); default: the tasks marked `swept: false`")
-    parser.add_argument("--campaign", type=Path, default=CAMPAIGN_FILE)
     parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args(argv)
-    if args.action != "table" and not (args.data and args.data.is_dir()):
-        parser.error(f"{args.action} needs --data, the folder holding glue/ and squad/ "
-                     "(e.g. ../shared/data)")
-    return args
+    return parse_tool_args(parser, argv, "table")
 
 
 def main(argv=None):
@@ -146,9 +143,7 @@ def main(argv=None):
         print(write_table(merged(finished_curves(), args.out / "epochs.csv"), args.out)
               .to_string(index=False))
         return
-    unknown = sorted(set(args.task or []) - set(campaign["tasks"]))
-    if unknown:
-        raise PipelineError(f"not in {args.campaign}: {', '.join(unknown)}")
+    check_tasks(campaign, args.task, args.campaign)
     tasks = args.task or [task for task, entry in campaign["tasks"].items()
                           if not entry.get("swept") and not entry.get("held_back")]
     for task in tasks:
