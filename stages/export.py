@@ -20,6 +20,7 @@ from stages.lib.core.runner import run_stage
 from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.inference.engines import onnxruntime_engine, score_engine
 from stages.lib.inference.onnx_export import (
+    check_seven_bit_weights,
     export,
     export_fp32,
     store_weights_as_int8,
@@ -90,6 +91,8 @@ def main():
         for name in ["fp32", *params["methods"]]:
             path = scratch / f"{name}.onnx"
             write_onnx(name, task, example, path, params["export"])
+            if name != FP32 and params["quantization"]["overflow_fix"]:
+                check_seven_bit_weights(path, name)
             engine = onnxruntime_engine(name, path, thread_count(latency["threads"]))
             metrics = score_engine(engine, splits, task, settings)
             if name in torch_results:  # methods with a PyTorch model to compare with

@@ -11,7 +11,12 @@ from transformers import AutoTokenizer
 from stages.export import check_parity
 from stages.lib.core.errors import PipelineError
 from stages.lib.data.sources import load_local, prepare
-from stages.lib.inference.onnx_export import export, store_weights_as_int8
+from stages.lib.inference.onnx_export import (
+    check_seven_bit_weights,
+    export,
+    multiplied_int8_weights,
+    store_weights_as_int8,
+)
 from stages.lib.modeling.inputs import make_loader, predict
 from stages.lib.modeling.models import load_task_model, save_model_folder
 from stages.lib.modeling.train_settings import TrainSettings
@@ -161,12 +166,10 @@ def test_int8_onnx_is_standard_qdq_and_matches_pytorch(quantized, tmp_path):
     np.testing.assert_allclose(emulated, torch_logits, atol=1e-4)
 
 
-def int8_matrices(path, multiplied_only=False) -> list:
-    """The 2-D INT8 initializers of an ONNX file, as arrays; multiplied_only: without the
-    embeddings, which are only looked up."""
+def int8_matrices(path) -> list:
+    """The 2-D INT8 initializers of an ONNX file, as arrays."""
     return [onnx.numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer
-            if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2
-            and not (multiplied_only and "embeddings" in i.name)]
+            if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
 
 
 @needs_glue
@@ -380,7 +383,7 @@ def test_an_fp32_head_carries_no_quantizer_in_the_onnx_graph(quantized, tiny_mod
 def int8_weight_range(path) -> tuple:
     """The smallest and largest integer of the INT8 weights that an ONNX file multiplies by
     (embeddings, only looked up, keep their 8 bits)."""
-    weights = int8_matrices(path, multiplied_only=True)
+    weights = multiplied_int8_weights(onnx.load(str(path))).values()
     assert len(weights) >= 12  # 6 linear layers x 2 blocks at least
     return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
 
@@ -403,8 +406,11 @@ def test_overflow_fix_keeps_every_int8_weight_within_7_bits(quantized, tiny_mode
         low, high = int8_weight_range(path)
         if overflow_fix:
             assert -64 <= low and high <= 64, path.name
+            check_seven_bit_weights(path, path.stem)  # the export stage's check passes
         else:
             assert max(-low, high) >= 127, path.name
+            with pytest.raises(PipelineError, match="go beyond the 7 bits"):
+                check_seven_bit_weights(path, path.stem)
     assert ("weights 7-bit" in scheme.describe("qat")) == overflow_fix
     assert ("int8 7-bit weights" in scheme.describe("ptq_dynamic")) == overflow_fix
 

@@ -1,12 +1,18 @@
 """ONNX export of a task model (FP32 fused for ONNX Runtime on request), and INT8 weights
 stored as INT8 in the file."""
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
+from ..core.errors import PipelineError
 from .fusion import drop_nan_guards, fuse_transformer_ops
+
+# Embedding tables are looked up, never multiplied: they keep 8 bits under the overflow fix.
+LOOKUPS = ("Gather", "EmbedLayerNormalization")
+SEVEN_BITS = (-64, 64)  # the integers NNCF's overflow fix and ONNX Runtime's reduce_range use
 
 
 class TensorOutputs(torch.nn.Module):
@@ -105,3 +111,37 @@ def _drop_unused(nodes: list, graph_outputs: set) -> list:
         if len(alive) == len(nodes):
             return alive
         nodes = alive
+
+
+def multiplied_int8_weights(model: onnx.ModelProto) -> dict:
+    """name -> integers of each 2-D INT8 initializer the graph multiplies by (read directly,
+    or through DequantizeLinear and a Transpose or Reshape); embedding tables left out."""
+    consumers = defaultdict(list)
+    for node in model.graph.node:
+        for name in node.input:
+            consumers[name].append(node)
+
+    def looked_up(name: str, hops: int = 3) -> bool:
+        return any(node.op_type in LOOKUPS or (
+            hops and node.op_type in ("DequantizeLinear", "Transpose", "Reshape")
+            and looked_up(node.output[0], hops - 1)) for node in consumers[name])
+
+    return {init.name: onnx.numpy_helper.to_array(init) for init in model.graph.initializer
+            if init.data_type == onnx.TensorProto.INT8 and len(init.dims) == 2
+            and not looked_up(init.name)}
+
+
+def check_seven_bit_weights(path: Path, name: str) -> None:
+    """What quantization.overflow_fix promises, checked on the file: every multiplied INT8
+    weight within -64..64, so u8 x s8 pair sums cannot saturate on a CPU without VNNI."""
+    weights = multiplied_int8_weights(onnx.load(str(path)))
+    low, high = SEVEN_BITS
+    over = {key: (int(w.min()), int(w.max())) for key, w in weights.items()
+            if w.min() < low or w.max() > high}
+    if over:
+        first, (smallest, largest) = next(iter(over.items()))
+        raise PipelineError(
+            f"{name}.onnx: {len(over)} of {len(weights)} INT8 weight matrices go beyond the "
+            f"7 bits quantization.overflow_fix asks for ({first}: {smallest}..{largest})"
+            "; on a CPU without VNNI they can saturate. Set -S quantization.overflow_fix=false "
+            "to accept 8-bit weights, or report it. Nothing was written")
