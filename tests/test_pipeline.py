@@ -301,10 +301,11 @@ def write_squad_folder(folder):
 
 
 @pytest.mark.skipif(not SQUAD_FILE.is_file(), reason=f"no {SQUAD_FILE}")
-def test_accuracy_aware_ptq_runs_on_question_answering(workspace, tiny_model_dir):
+def test_accuracy_aware_ptq_runs_on_question_answering(workspace, tiny_model_dir,
+                                                       tmp_path_factory):
     """SQuAD through download, fine-tuning and ptq_accuracy: NNCF scores questions, each from
     all its context windows, with the official F1."""
-    squad_dir = write_squad_folder(workspace.parent / "squad_data")
+    squad_dir = write_squad_folder(tmp_path_factory.mktemp("qa") / "squad_data")
     write_params(workspace, small_params(tiny_model_dir, **{
         "task": "squad", "data.dir": str(squad_dir), "data.max_train_samples": 16,
         "data.max_eval_samples": 12, "qa.max_seq_length": 128, "qa.max_question_length": 32,
