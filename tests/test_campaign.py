@@ -9,7 +9,7 @@ from conftest import GLUE_DIR, REPO, needs_glue, set_dotted
 
 from stages.lib.config.params import validate
 from stages.lib.core.errors import PipelineError
-from stages.lib.reporting.summary import Run, flatten
+from stages.lib.reporting.experiment_runs import Run, flatten
 from stages.tools import campaign as tool
 
 DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())

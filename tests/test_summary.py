@@ -9,15 +9,13 @@ import pandas as pd
 import pytest
 from conftest import REPO, set_dotted, stage_env
 
+from stages.lib.reporting.experiment_runs import group_runs, label_params, runs_from_exp_show
 from stages.lib.reporting.references import load_references
 from stages.lib.reporting.summary import (
     drop_intervals,
-    group_runs,
-    label_params,
     mean_std,
     methods_table,
     published_drops,
-    runs_from_exp_show,
     summary_tables,
 )
 

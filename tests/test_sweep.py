@@ -9,7 +9,7 @@ import yaml
 from conftest import REPO, set_dotted
 
 from stages.lib.core.errors import PipelineError
-from stages.lib.reporting.summary import Run, flatten
+from stages.lib.reporting.experiment_runs import Run, flatten
 from stages.tools import campaign as campaign_tool
 from stages.tools import sweep as tool
 

@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 from stages.lib.config.recipes import as_param
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.runner import run_stage
-from stages.lib.reporting.summary import runs_from_exp_show
+from stages.lib.reporting.experiment_runs import runs_from_exp_show
 from stages.lib.tasks.registry import TASKS
 from stages.tools import summarize
 

@@ -28,17 +28,19 @@ import pandas as pd
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.files import write_text
 from stages.lib.core.runner import run_stage
-from stages.lib.reporting.references import load_references
-from stages.lib.reporting.summary import (
+from stages.lib.reporting.experiment_runs import (
     LATENCY_FILE,
     METRICS_FILE,
     PARAMS_FILE,
-    drop_intervals,
     group_runs,
+    runs_from_exp_show,
+)
+from stages.lib.reporting.references import load_references
+from stages.lib.reporting.summary import (
+    drop_intervals,
     methods_table,
     published_drops,
     run_values,
-    runs_from_exp_show,
     summary_tables,
 )
 from stages.lib.reporting.summary_chart import plot_summary
