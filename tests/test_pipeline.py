@@ -129,6 +129,14 @@ def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_mode
     assert table.loc["onnx_qat", "method"] == "QAT + distillation"
     assert "distill a=0.5 T=2.0" in table.loc["onnx_qat", "scheme"]
 
+    # Back to the baseline's params: DVC's run cache gives back the QAT model made for them
+    # (and its evaluation and export) instead of training it again.
+    git(workspace, "checkout", "params.yaml")
+    log = dvc(workspace, "repro").stdout
+    for stage in ("quantize@qat", "evaluate", "export"):
+        assert f"Stage '{stage}' is cached - skipping run" in log, stage
+    assert (workspace / "reports" / "metrics.json").read_text() == first["reports/metrics.json"]
+
     # A random model's STS-B outputs barely vary (spread ~1e-4), so its Pearson is noise that
     # INT8 kernels move by tens of points on CPUs without VNNI; parity is checked on MRPC above.
     dvc(workspace, "exp", "run", "-S", "task=stsb", "-S", "export.parity_tolerance=200")
