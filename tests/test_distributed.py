@@ -101,7 +101,9 @@ def test_a_killed_training_stage_resumes_to_the_same_result(workspace, tiny_mode
     assert run.returncode == -signal.SIGKILL
     assert not (workspace / "models" / "fp32").exists()  # DVC cleared it; nothing half-written
 
-    rerun = dvc(workspace, "repro", "finetune")
+    # The killed command again (a plain repro would check out the first run's model: its
+    # params are unchanged and DVC's cache holds it)
+    rerun = dvc(workspace, "repro", "--force", "finetune")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resuming from models/checkpoints/finetune at step" in rerun.stdout + rerun.stderr
     loss, evals, weights = trained(workspace, "finetune")
