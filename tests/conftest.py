@@ -4,12 +4,28 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-import yaml
-from tiny_model import build_tiny_bert
 
-from stages.lib.inference.engines import onnxruntime_engine
+def pin_this_worker_to_its_share_of_cpus() -> None:
+    """Under pytest-xdist, worker i of n keeps CPUs i, i+n, ...: torch's OpenMP pool and the
+    stages' thread counts (`threads: null` is the affinity's size) then fit the worker's share,
+    and workers do not spin on each other's cores. Before torch is imported: OpenMP reads it
+    once."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get(
+        "PYTEST_XDIST_WORKER_COUNT")
+    if worker and count and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        share = cpus[int(worker.removeprefix("gw")) % int(count)::int(count)]
+        os.sched_setaffinity(0, share or cpus)
+
+
+pin_this_worker_to_its_share_of_cpus()
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+from tiny_model import build_tiny_bert  # noqa: E402
+
+from stages.lib.inference.engines import onnxruntime_engine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -19,6 +35,12 @@ GLUE_DIR = SHARED_DATA / "glue"
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DVC_NO_ANALYTICS="1")
 
 needs_glue = pytest.mark.skipif(not GLUE_DIR.is_dir(), reason=f"no GLUE data at {GLUE_DIR}")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked start_first go to the front: under xdist's worksteal the worker that starts
+    the longest test keeps it, and the other workers take the rest from its queue."""
+    items.sort(key=lambda item: item.get_closest_marker("start_first") is None)
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,7 @@ def git(folder, *args):
 
 
 @needs_glue
+@pytest.mark.start_first
 def test_dvc_repro_end_to_end_then_switch_task_with_exp_run(workspace, tiny_model_dir):
     write_params(workspace, small_params(tiny_model_dir))
     dvc(workspace, "repro")
