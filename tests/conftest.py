@@ -13,9 +13,8 @@ def pin_this_worker_to_its_share_of_cpus() -> None:
     worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get(
         "PYTEST_XDIST_WORKER_COUNT")
     if worker and count and hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))
-        share = cpus[int(worker.removeprefix("gw")) % int(count)::int(count)]
-        os.sched_setaffinity(0, share or cpus)
+        cpus = sorted(os.sched_getaffinity(0))  # more workers than CPUs (-n 8): they share
+        os.sched_setaffinity(0, cpus[int(worker.removeprefix("gw")) % len(cpus)::int(count)])
 
 
 pin_this_worker_to_its_share_of_cpus()
