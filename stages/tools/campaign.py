@@ -48,7 +48,7 @@ def load_campaign(path: Path = CAMPAIGN_FILE) -> dict:
     if not ok:
         raise PipelineError(f"{path} must hold `seeds` (integers), `common` (dotted params), "
                             "`tasks` (task -> {swept, params, held_back: why, if it is, sweep}) "
-                            "and `sweep` (epochs: an integer, lr: a list of floats)")
+                            "and `sweep` (epochs: a list of integers, lr: a list of floats)")
     unknown = sorted(set(campaign["tasks"]) - set(TASKS))
     if unknown:
         raise PipelineError(f"{path}: unknown tasks {', '.join(unknown)}")
@@ -56,12 +56,13 @@ def load_campaign(path: Path = CAMPAIGN_FILE) -> dict:
 
 
 def good_grid(grid, required: set) -> bool:
-    """A sweep grid: `epochs` an integer, `lr` a list of floats (a task's own grid may give
-    either)."""
+    """A sweep grid: `epochs` a list of integers, `lr` a list of floats (a task's own grid may
+    give either)."""
+    def list_of(kind, key: str) -> bool:
+        values = grid.get(key, [kind(1)])
+        return isinstance(values, list) and all(isinstance(v, kind) for v in values or [None])
     return (isinstance(grid, dict) and required <= set(grid) <= {"epochs", "lr"}
-            and isinstance(grid.get("epochs", 0), int)
-            and isinstance(grid.get("lr", []), list)
-            and all(isinstance(lr, float) for lr in grid.get("lr", [0.0]) or [None]))
+            and list_of(int, "epochs") and list_of(float, "lr"))
 
 
 def run_params(campaign: dict, task: str, seed: int, data_root: Path | None) -> dict:

@@ -51,10 +51,9 @@ def sweep_settings(campaign: dict, task: str, data_root: Path) -> list:
     """(name, `-S` settings) of each run of the task's sweep."""
     grid = {**campaign["sweep"], **campaign["tasks"][task].get("sweep", {})}
     base = run_params(campaign, task, campaign["seeds"][0], data_root)
-    return [(sweep_name(task, grid["epochs"], lr),
-             {**base, "methods": ["ptq_dynamic"], "finetune.epochs": grid["epochs"],
-              "finetune.lr": lr})
-            for lr in grid["lr"]]
+    return [(sweep_name(task, epochs, lr),
+             {**base, "methods": ["ptq_dynamic"], "finetune.epochs": epochs, "finetune.lr": lr})
+            for epochs in grid["epochs"] for lr in grid["lr"]]
 
 
 def command(name: str, settings: dict) -> list:
