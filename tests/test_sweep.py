@@ -100,3 +100,20 @@ def test_table_reads_each_runs_curve_and_keeps_the_runs_a_clone_lacks(tmp_path, 
     assert list(table["last"]) == [85.0, 85.5] and list(table["pick"]) == ["", "<-"]
     markdown = (out / "epochs.md").read_text()
     assert "| mrpc" in markdown and "5e-05" in markdown and "0.0001" in markdown
+
+
+def test_a_shorter_runs_missing_epochs_are_blank_in_the_table(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    commit_experiment(repo, "sweep-squad-e3-lr1e-4", "squad", 1e-4, [20.0, 40.0, 41.0])
+    commit_experiment(repo, "sweep-squad-e2-lr1e-4", "squad", 1e-4, [25.0, 30.0])
+    table = tool.write_table(tool.finished_curves(repo), tmp_path / "sweep")
+    assert list(table["epochs"]) == [2, 3] and list(table["pick"]) == ["", "<-"]
+    lines = (tmp_path / "sweep" / "epochs.md").read_text().splitlines()
+    cells = [dict(zip(row(lines[2]), row(line))) for line in lines[4:6]]
+    assert [c["epoch 3"] for c in cells] == ["", "41.00"]  # not "nan"
+
+
+def row(line: str) -> list:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]

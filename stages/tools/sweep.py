@@ -117,9 +117,10 @@ def write_table(curves: pd.DataFrame, out: Path) -> pd.DataFrame:
     curves.sort_values(["task", "lr", "epochs", "epoch"]).to_csv(out / "epochs.csv", index=False)
     table = epochs_table(curves)
     shown = table.assign(lr=table["lr"].map("{:g}".format))  # 5e-05, not a rounded 0.00
+    shown = shown.astype(object).where(shown.notna(), None)  # a shorter run's blank epochs
     (out / "epochs.md").write_text(
         "# FP32 schedule sweeps: validation headline metric after each epoch\n\n"
-        + shown.to_markdown(index=False, floatfmt=".2f",
+        + shown.to_markdown(index=False, floatfmt=".2f", missingval="",
                             disable_numparse=[KEYS.index("lr")]) + "\n\n"
         "- written by `python -m stages.tools.sweep table`; `<-`: the task's best last epoch\n"
         "- linear decay over the run's epochs: epoch 3 of 5 is not a 3-epoch run\n",
