@@ -120,7 +120,7 @@ def write_table(curves: pd.DataFrame, out: Path) -> pd.DataFrame:
     shown = shown.astype(object).where(shown.notna(), None)  # a shorter run's blank epochs
     (out / "epochs.md").write_text(
         "# FP32 schedule sweeps: validation headline metric after each epoch\n\n"
-        + shown.to_markdown(index=False, floatfmt=".2f", missingval="",
+        + shown.to_markdown(index=False, floatfmt=".2f",
                             disable_numparse=[KEYS.index("lr")]) + "\n\n"
         "- written by `python -m stages.tools.sweep table`; `<-`: the task's best last epoch\n"
         "- linear decay over the run's epochs: epoch 3 of 5 is not a 3-epoch run\n",
