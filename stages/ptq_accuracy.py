@@ -2,18 +2,21 @@
 
 Intel Neural Compressor's accuracy-driven tuning, done by NNCF's
 `quantize_with_accuracy_control`: the FP32 model is exported to ONNX, calibrated on the same
-samples as ptq_static, scored on the first evaluation split with the task's own metric (a
-question from all its context windows), and the layers whose quantization moves the outputs
-most are put back in FP32 one at a time until `main` drops by at most report.max_drop
-(report.drop_kind). The held-out test split is
-never used. Output: models/int8/ptq_accuracy/ (model.onnx, method.json naming the layers kept
-in FP32).
+samples as ptq_static, scored on the selection rows with the task's own metric (a question
+from all its context windows), and the layers whose quantization moves the outputs most are put
+back in FP32 one at a time until `main` drops by at most report.max_drop (report.drop_kind).
+The selection rows are the first evaluation split (`select_on: validation`, as Intel Neural
+Compressor tunes), or the last `select_rows` training rows (`select_on: train`), so that the
+validation score the evaluate stage reports is not the one the layers were picked on. The
+held-out test split is never used. Output: models/int8/ptq_accuracy/ (model.onnx, method.json
+naming the layers kept in FP32).
 """
 import tempfile
 import time
 from pathlib import Path
 
 import onnx
+import pandas as pd
 from transformers import AutoTokenizer, set_seed
 
 from stages.lib.config.params import load_params
@@ -40,11 +43,17 @@ from stages.lib.quantization.scheme import Scheme
 OUT_DIR = method_dir("ptq_accuracy")
 
 
-def validation_feeds(tokenizer, task, settings, input_names: list) -> tuple:
-    """(the first evaluation split, one ONNX feed per row of it: all of a question's context
+def selection_rows(task, section: dict) -> pd.DataFrame:
+    """The rows the layers are ranked and the drop is checked on."""
+    if section["select_on"] == "validation":
+        return read_split(DATA_DIR, task.eval_splits[0])
+    return read_split(DATA_DIR, "train").tail(section["select_rows"]).reset_index(drop=True)
+
+
+def selection_feeds(tokenizer, task, settings, input_names: list, section: dict) -> tuple:
+    """(the selection rows as a split, one ONNX feed per row: all of a question's context
     windows in one feed, as its score needs them)."""
-    split = eval_split(tokenizer, read_split(DATA_DIR, task.eval_splits[0]), task, settings,
-                       batch_size=1)
+    split = eval_split(tokenizer, selection_rows(task, section), task, settings, batch_size=1)
     return split, row_feeds(split.loader, task.kind.row_groups(split), input_names)
 
 
@@ -83,31 +92,34 @@ def main():
         export(model, example, fp32_onnx, params["export"]["opset"], task.output_names)
         graph = onnx.load(str(fp32_onnx), load_external_data=False)
         names = graph_inputs(graph)
-        split, validation = validation_feeds(tokenizer, task, settings, names)
+        split, selection = selection_feeds(tokenizer, task, settings, names, section)
         start = time.perf_counter()
         outcome = quantize_with_accuracy_control(
             fp32_onnx, scratch / ONNX_MODEL,
-            calibration_feeds(tokenizer, task, settings, names, scheme.subset_size), validation,
+            calibration_feeds(tokenizer, task, settings, names, scheme.subset_size), selection,
             row_scoring(task, split, settings),
             list(task.output_names), scheme, nodes_of(graph.graph, kept_modules), criterion,
             section["bias_correction"], section["ranking_subset_size"],
             section["max_iterations"])
         wall_s = time.perf_counter() - start
-        write_record(scratch, "ptq_accuracy", describe(scheme, criterion, outcome), params,
-                     kept_fp32=outcome.kept_fp32, criterion_met=outcome.met)
-    print(f"PTQ accuracy-aware {task.name}: FP32 {outcome.fp32_main:.2f}, INT8 "
+        selected_on = f"{section['select_on']} ({len(split.frame)} rows)"
+        write_record(scratch, "ptq_accuracy", describe(scheme, criterion, outcome, selected_on),
+                     params, kept_fp32=outcome.kept_fp32, criterion_met=outcome.met,
+                     selected_on=selected_on)
+    print(f"PTQ accuracy-aware {task.name}, on {selected_on}: FP32 {outcome.fp32_main:.2f}, INT8 "
           f"{outcome.int8_main:.2f} with {len(outcome.kept_fp32)} layers kept in FP32 "
           f"({', '.join(outcome.kept_fp32) or 'none'}); criterion "
           f"{'met' if outcome.met else 'NOT met'}; {wall_s:.0f} s")
     return {"quantize_s": round(wall_s, 2), "device": "cpu"}
 
 
-def describe(scheme: Scheme, criterion: Criterion, outcome) -> str:
+def describe(scheme: Scheme, criterion: Criterion, outcome, selected_on: str) -> str:
     unit = "%" if criterion.kind == "relative" else " points"
     kept = ", ".join(outcome.kept_fp32) or "none"
     return (f"{scheme.describe('ptq_accuracy')}, max drop {criterion.max_drop:g}{unit}: "
             f"{len(outcome.kept_fp32)} of {len(outcome.kept_fp32) + outcome.quantized} layers "
-            f"kept FP32 ({kept})" + ("" if outcome.met else ", criterion not met"))
+            f"kept FP32 ({kept}), selected on {selected_on}"
+            + ("" if outcome.met else ", criterion not met"))
 
 
 if __name__ == "__main__":

@@ -110,6 +110,9 @@ def test_squad_from_local_files_needs_no_data_dir(tmp_path):
                                             "positive number"),
     ("ptq_accuracy.max_iterations", 0, "`ptq_accuracy.max_iterations` must be a positive "
                                        "number or null"),
+    ("ptq_accuracy.select_on", "test", "`ptq_accuracy.select_on` must be one of validation, "
+                                       "train; got 'test'"),
+    ("ptq_accuracy.select_rows", 0, "`ptq_accuracy.select_rows` must be a positive number"),
     ("quantization.overflow_fix", "on", "`quantization.overflow_fix` must be true or false"),
 ])
 def test_bad_methods_and_scheme_are_refused(dotted, value, message):

@@ -313,12 +313,14 @@ def write_squad_folder(folder):
 def test_accuracy_aware_ptq_runs_on_question_answering(workspace, tiny_model_dir,
                                                        tmp_path_factory):
     """SQuAD through download, fine-tuning and ptq_accuracy: NNCF scores questions, each from
-    all its context windows, with the official F1."""
+    all its context windows, with the official F1; here on training questions, so that the
+    validation F1 the evaluate stage reports is held out from the selection."""
     squad_dir = write_squad_folder(tmp_path_factory.mktemp("qa") / "squad_data")
     write_params(workspace, small_params(tiny_model_dir, **{
         "task": "squad", "data.dir": str(squad_dir), "data.max_train_samples": 16,
         "data.max_eval_samples": 12, "qa.max_seq_length": 128, "qa.max_question_length": 32,
         "qa.doc_stride": 32, "methods": ["ptq_accuracy"], "ptq_accuracy.max_iterations": 2,
+        "ptq_accuracy.select_on": "train", "ptq_accuracy.select_rows": 10,
         "report.drop_kind": "absolute", "report.max_drop": 1.0}))
     for stage in ("download", "finetune", "ptq_accuracy"):
         result = run_stage(workspace, stage)
@@ -326,7 +328,8 @@ def test_accuracy_aware_ptq_runs_on_question_answering(workspace, tiny_model_dir
     record = json.loads((workspace / "models" / "int8" / "ptq_accuracy" / "method.json")
                         .read_text())
     assert isinstance(record["kept_fp32"], list) and len(record["kept_fp32"]) <= 2
-    assert "PTQ accuracy-aware squad: FP32 " in result.stdout
+    assert record["selected_on"] == "train (10 rows)" and "train (10 rows)" in record["scheme"]
+    assert "PTQ accuracy-aware squad, on train (10 rows): FP32 " in result.stdout
     import onnx
     graph = onnx.load(workspace / "models" / "int8" / "ptq_accuracy" / "model.onnx").graph
     assert [o.name for o in graph.output] == ["start_logits", "end_logits"]

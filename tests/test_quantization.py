@@ -2,6 +2,7 @@ import nncf
 import numpy as np
 import onnx
 import onnxruntime
+import pandas as pd
 import pytest
 import torch
 from conftest import GLUE_DIR, needs_glue, ort_logits
@@ -46,6 +47,7 @@ from stages.lib.quantization.ort_backend import onnx_module_name, quantize_dynam
 from stages.lib.quantization.scheme import Scheme, ignored_modules, output_layer
 from stages.lib.tasks.kinds import encode
 from stages.lib.tasks.registry import get_task
+from stages.ptq_accuracy import selection_rows
 
 MIXED = Scheme("mixed", per_channel=True, ignored_scope=(), subset_size=16)
 KEEP_HEAD_AND_WORDS = (r"classifier", r"bert\.embeddings\.word_embeddings")
@@ -450,6 +452,22 @@ def accuracy_controlled(fp32_path, dest, feeds, reference, max_drop, max_iterati
         fp32_path, dest, feeds[:16], feeds, scoring, ["logits"], MIXED, [],
         Criterion(max_drop, "absolute"), bias_correction=False, ranking_subset_size=16,
         max_iterations=max_iterations)
+
+
+def test_accuracy_control_selects_on_validation_or_on_the_last_training_rows(tmp_path,
+                                                                           monkeypatch):
+    prepared = tmp_path / "data" / "prepared"
+    prepared.mkdir(parents=True)
+    for split, count in (("train", 6), ("validation", 3)):
+        pd.DataFrame({"sentence": [f"{split} {i}" for i in range(count)], "label": 0}) \
+            .to_json(prepared / f"{split}.jsonl", orient="records", lines=True)
+    monkeypatch.chdir(tmp_path)
+    task = get_task("sst2")
+    held_out = selection_rows(task, {"select_on": "train", "select_rows": 2})
+    assert held_out["sentence"].tolist() == ["train 4", "train 5"]
+    assert held_out.index.tolist() == [0, 1]  # rows are found by position when scored
+    assert selection_rows(task, {"select_on": "validation", "select_rows": 2})["sentence"] \
+        .tolist() == ["validation 0", "validation 1", "validation 2"]
 
 
 @needs_glue

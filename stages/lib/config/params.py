@@ -22,6 +22,7 @@ PRESETS = ("mixed", "performance")
 DEVICES = ("auto", "cpu", "cuda")
 DROP_KINDS = ("relative", "absolute")
 WEIGHT_TYPES = ("int8", "uint8")
+SELECT_ON = ("validation", "train")  # the rows ptq_accuracy picks its FP32 layers on
 RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what inference/engines.py can build
 FLOAT_PRECISIONS = ("f32", "bf16")  # OpenVINO's INFERENCE_PRECISION_HINT values we offer
 MIXED_PRECISIONS = (None, "bf16", "fp16")
@@ -50,7 +51,8 @@ SCHEMA = {
     "qat": {**dict.fromkeys(TRAINING_KEYS),
             "distill": dict.fromkeys(("enabled", "alpha", "temperature"))},
     "ptq_static": {"fast_bias_correction": None},
-    "ptq_accuracy": dict.fromkeys(("bias_correction", "ranking_subset_size", "max_iterations")),
+    "ptq_accuracy": dict.fromkeys(("bias_correction", "select_on", "select_rows",
+                                   "ranking_subset_size", "max_iterations")),
     "ptq_dynamic": {"weight_type": None},
     "evaluate": {"batch_size": None},
     "export": {"opset": None, "parity_tolerance": None, "fuse": None},
@@ -210,6 +212,8 @@ def _validate_quantization(params: dict) -> None:
     positive(params, "qat.distill.temperature")
     boolean(params, "ptq_static.fast_bias_correction")
     boolean(params, "ptq_accuracy.bias_correction")
+    choice(params, "ptq_accuracy.select_on", SELECT_ON)
+    positive(params, "ptq_accuracy.select_rows", int)
     positive(params, "ptq_accuracy.ranking_subset_size", int)
     positive(params, "ptq_accuracy.max_iterations", int, allow_none=True)
     choice(params, "ptq_dynamic.weight_type", WEIGHT_TYPES)
