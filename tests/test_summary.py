@@ -18,9 +18,11 @@ from stages.lib.reporting.summary import (
     published_drops,
     summary_tables,
 )
+from stages.tools.summarize import as_exp_show
+from stages.tools.summarize import main as summarize_main
 
 BASE_PARAMS = {"task": "mrpc", "seed": 42, "device": "auto", "data": {"max_seq_length": 128},
-               "qat": {"lr": 1e-05}, "latency": {"repeats": 30}}
+               "qat": {"lr": 1e-05}, "ptq_accuracy": {}, "latency": {"repeats": 30}}
 
 
 def params(**changes):
@@ -249,8 +251,10 @@ def test_the_best_int8_method_of_a_task_is_the_cheapest_of_the_highest():
     tied = {"fp32": {"main": 90.0}, "onnx_fp32": {"main": 90.0}, "onnx_qat": {"main": 89.0},
             "onnx_ptq_static": {"main": 89.0}, "onnx_ptq_accuracy": {"main": 89.5},
             "onnx_ptq_dynamic": {"main": 88.0}}
-    runs = runs_from_exp_show(exp_show(metrics(85.0, 84.0), ("all", "1" * 40, params(), tied),
-                                       ("tie", "2" * 40, params(task="rte"),
+    held_out = {"ptq_accuracy.select_on": "train"}
+    runs = runs_from_exp_show(exp_show(metrics(85.0, 84.0),
+                                       ("all", "1" * 40, params(**held_out), tied),
+                                       ("tie", "2" * 40, params(task="rte", **held_out),
                                         {**tied, "onnx_ptq_accuracy": {"main": 88.0}})))
     table, long = summary_tables(group_runs(runs))
     assert table.loc["best INT8", "mrpc (f1)"] == "PTQ accuracy-aware"
@@ -258,6 +262,33 @@ def test_the_best_int8_method_of_a_task_is_the_cheapest_of_the_highest():
     assert table.loc["best INT8", "rte (accuracy)"] == "PTQ static"  # QAT ties, costs more
     best = long[long["best"]].set_index("column")["figure"].to_dict()
     assert best == {"mrpc": "onnx_ptq_accuracy", "rte": "onnx_ptq_static", "stsb": "onnx_qat"}
+
+
+def test_accuracy_aware_ptq_chosen_on_the_scored_split_is_marked_and_not_ranked(tmp_path):
+    """Accuracy-aware PTQ that picked its FP32 layers on the validation split (select_on:
+    validation, or a run from before the setting) scores what it was picked to score there:
+    shown with a mark, never the best INT8; the same figure held out is ranked."""
+    scores = {"fp32": {"main": 90.0}, "onnx_fp32": {"main": 90.0}, "onnx_qat": {"main": 89.0},
+              "onnx_ptq_accuracy": {"main": 91.0}}
+    runs = runs_from_exp_show(exp_show(
+        metrics(85.0, 84.0),
+        ("picked", "1" * 40, params(**{"ptq_accuracy.select_on": "validation"}), scores),
+        ("older", "2" * 40, params(task="rte"), scores),
+        ("held-out", "3" * 40, params(task="cola", **{"ptq_accuracy.select_on": "train"}),
+         scores)))
+    table, long = summary_tables(group_runs(runs))
+    row = table.loc["INT8 PTQ accuracy-aware (ONNX Runtime)"]
+    assert row["mrpc (f1)"] == row["rte (accuracy)"] == "91.00 †"
+    assert row["cola (mcc)"] == "**91.00**"
+    assert table.loc["relative drop %, INT8 PTQ accuracy-aware (ONNX Runtime)",
+                     "mrpc (f1)"] == "-1.11 †"
+    assert table.loc["best INT8"][["mrpc (f1)", "rte (accuracy)", "cola (mcc)"]].tolist() == [
+        "QAT", "QAT", "PTQ accuracy-aware"]
+    out = tmp_path / "summary"
+    exp_file = tmp_path / "exp_show.json"
+    exp_file.write_text(json.dumps([entry for run in runs for entry in as_exp_show([run])]))
+    summarize_main(["--input", str(exp_file), "--out", str(out)])
+    assert "- † chose among models (accuracy-aware PTQ" in (out / "summary.md").read_text()
 
 
 def test_a_run_without_qat_is_summarized_with_its_own_drop(tmp_path):

@@ -37,6 +37,7 @@ from stages.lib.reporting.experiment_runs import (
 )
 from stages.lib.reporting.references import load_references
 from stages.lib.reporting.summary import (
+    PICKED_ON_SCORED_SPLIT,
     drop_intervals,
     methods_table,
     published_drops,
@@ -101,14 +102,18 @@ def unflatten(flat: dict) -> dict:
     return tree
 
 
-def to_markdown(table: pd.DataFrame, published: pd.DataFrame, intervals: pd.DataFrame,
-                methods: pd.DataFrame, runs: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, long: pd.DataFrame, published: pd.DataFrame,
+                intervals: pd.DataFrame, methods: pd.DataFrame, runs: pd.DataFrame) -> str:
     parts = ["# FP32 vs INT8 over tasks and seeds", "",
              table.to_markdown(disable_numparse=True), "",
              "- each task's headline metric on its validation split; `average` is the plain "
              "mean over the columns, as the GLUE score is, though their metrics differ",
              "- mean ± sample std (n - 1) over the runs that differ only by seed",
              "- drop = FP32 (PyTorch) - INT8 (ONNX Runtime), in points; positive = INT8 lost",
+             *([f"- {PICKED_ON_SCORED_SPLIT} chose among models (accuracy-aware PTQ: which "
+                "layers stay FP32) on the validation split it is scored on, so its score is "
+                "optimistic and not ranked as best INT8; `-S ptq_accuracy.select_on=train` "
+                "holds that split out"] if not long["ranked"].all() else []),
              ""]
     if not published.empty:
         parts += ["## Relative drop (% of FP32): ours beside the published ones",
@@ -148,7 +153,7 @@ def main(argv=None):
 
     out = Path(args.out)
     write_text(out / "summary.md",
-               to_markdown(table, published, drop_intervals(long), methods, runs_frame))
+               to_markdown(table, long, published, drop_intervals(long), methods, runs_frame))
     write_text(out / "methods.csv", methods.to_csv(index=False))
     write_text(out / "summary.csv", long.to_csv(index=False))
     write_text(out / "runs.csv", runs_table(groups, with_params=True).to_csv(index=False))

@@ -22,6 +22,7 @@ class Method:
     effort: int     # what making it takes: 0 no data, 1 calibration, 2 training
     published_as: tuple = ()  # words in a published row's method that mean this method
     variants: tuple = ()      # (param, label suffix): a param that makes another variant
+    selects_on: str = ""      # the param naming the rows the method chooses among models on
 
     @property
     def has_torch_model(self) -> bool:
@@ -32,6 +33,12 @@ class Method:
         params.yaml, or flattened with dots as `dvc exp show` gives them."""
         return self.label + "".join(suffix for key, suffix in self.variants
                                     if _lookup(params, key))
+
+    def picks_on_scored_split(self, params: dict) -> bool:
+        """Whether these params made the method choose among models on the validation split
+        its score is read from (runs from before `selects_on` existed all did): that score is
+        the best of the models tried there, optimistic on a small split."""
+        return bool(self.selects_on) and _lookup(params, self.selects_on) in (None, "validation")
 
 
 def _lookup(params: dict, dotted: str):
@@ -53,8 +60,9 @@ METHODS = {m.name: m for m in [
            "calibration only", effort=1, published_as=("static",)),
     Method("ptq_accuracy", "PTQ accuracy-aware", "onnx", "post-training static quantization "
            "with accuracy control (NNCF, on the ONNX model): the layers that cost the most "
-           "kept in FP32 until the validation metric is within report.max_drop", effort=1,
-           published_as=("left in fp32", "accuracy-driven", "accuracy-aware")),
+           "kept in FP32 until the metric on the selection rows is within report.max_drop",
+           effort=1, published_as=("left in fp32", "accuracy-driven", "accuracy-aware"),
+           selects_on="ptq_accuracy.select_on"),
     Method("ptq_dynamic", "PTQ dynamic", "onnx", "post-training dynamic quantization "
            "(ONNX Runtime): INT8 weights, activations quantized per batch at run time",
            effort=0, published_as=("dynamic",)),

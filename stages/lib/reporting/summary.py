@@ -24,6 +24,19 @@ DROP_ROWS = {**{f"drop:{m}": f"drop, {row_label(onnx_row(m))}" for m in METHODS}
              **{f"drop_rel:{m}": f"relative drop %, {row_label(onnx_row(m))}" for m in METHODS}}
 
 
+# Marks a cell whose method chose among models on the split it is scored on (see unranked).
+PICKED_ON_SCORED_SPLIT = "†"
+
+
+def unranked(figure: str, members: list) -> bool:
+    """Whether the figure belongs to a method some of the column's runs made by choosing
+    among models on the validation split the figure is read from: it is shown, marked, and
+    not ranked as the best INT8 model, since that choice alone can lift it."""
+    method = METHODS.get(model_of(figure.split(":")[-1]))
+    return bool(method) and any(method.picks_on_scored_split(run.params) for run in members
+                                if onnx_row(method.name) in run.metrics)
+
+
 def ours(method: str) -> str:
     return f"ours: {row_label(onnx_row(method))}, mean over the runs above"
 
@@ -58,17 +71,25 @@ def cell_text(mean: float, std: float) -> str:
 
 def best_rows(long: pd.DataFrame) -> dict:
     """column -> its best ONNX INT8 model: the highest mean headline metric, the method that
-    takes less to make on a tie."""
+    takes less to make on a tie, among the ranked ones."""
     effort = {onnx_row(m.name): m.effort for m in METHODS.values()}
-    int8 = long[long["figure"].isin(INT8_ONNX_ROWS) & long["mean"].notna()]
+    int8 = long[long["figure"].isin(INT8_ONNX_ROWS) & long["mean"].notna() & long["ranked"]]
     return {column: min(rows.itertuples(), key=lambda r: (-r.mean, effort[r.figure])).figure
             for column, rows in int8.groupby("column", sort=False)}
 
 
+def marked_cell(row) -> str:
+    text = cell_text(row.mean, row.std)
+    if row.best:
+        return f"**{text}**"
+    return text if row.ranked else f"{text} {PICKED_ON_SCORED_SPLIT}"
+
+
 def summary_tables(groups: dict) -> tuple:
     """(table, long): the multi-task table of text cells with an `average` column, and the
-    numbers behind it, one row per column and figure (mean, std, n, best). The best INT8
-    model of each column is in bold, and named in the row `best INT8`."""
+    numbers behind it, one row per column and figure (mean, std, n, best, ranked). The best
+    INT8 model of each column is in bold, and named in the row `best INT8`; a figure not
+    ranked (`unranked`) carries PICKED_ON_SCORED_SPLIT."""
     long = []
     for label, members in groups.items():
         per_run = [run_values(run) for run in members]
@@ -79,7 +100,8 @@ def summary_tables(groups: dict) -> tuple:
             long.append({"column": label, "task": members[0].task, "figure": figure,
                          "metric": metric, "mean": mean, "std": std,
                          "ci95": interval_half_width(std, len(present)), "n": len(members),
-                         "seeds": " ".join(str(run.seed) for run in members)})
+                         "seeds": " ".join(str(run.seed) for run in members),
+                         "ranked": not unranked(figure, members)})
     long = pd.DataFrame(long)
     best = best_rows(long)
     long["best"] = [best.get(column) == figure
@@ -89,8 +111,7 @@ def summary_tables(groups: dict) -> tuple:
         rows = long[(long["figure"] == figure) & long["mean"].notna()]
         if rows.empty:
             continue
-        table[title] = {**{r.column: (f"**{cell_text(r.mean, r.std)}**" if r.best
-                                      else cell_text(r.mean, r.std)) for r in rows.itertuples()},
+        table[title] = {**{r.column: marked_cell(r) for r in rows.itertuples()},
                         "average": f"{rows['mean'].mean():.2f}"}
     table["best INT8"] = {**{column: METHODS[model_of(figure)].label
                              for column, figure in best.items()}, "average": ""}
