@@ -25,10 +25,11 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from stages.lib.config.params import load_params
 from stages.lib.config.recipes import as_param
 from stages.lib.core.errors import PipelineError
 from stages.lib.core.runner import run_stage
-from stages.lib.reporting.experiment_runs import runs_from_exp_show
+from stages.lib.reporting.experiment_runs import flatten, runs_from_exp_show
 from stages.lib.tasks.registry import TASKS
 from stages.tools import summarize
 
@@ -107,9 +108,14 @@ def campaign_runs(campaign: dict, out: Path) -> list:
     saved = out / "exp_show.json"
     kept = json.loads(saved.read_text()) if saved.is_file() else []
     runs = [run for run in runs_from_exp_show([*live, *kept]) if belongs(run, campaign)]
+    # A setting added since a run was made defaults to what the code did before it, so the
+    # run counts as made with today's default: it groups with the runs made after.
+    known = set().union(*(run.params for run in runs))
+    defaults = {key: value for key, value in flatten(load_params()).items() if key in known}
     for run in runs:  # data paths as the campaign writes them: runs of other machines group
         relative = run_params(campaign, run.task, run.seed, None)
-        run.params.update({key: relative[key] for key in DATA_PATHS if key in relative})
+        run.params = {**defaults, **run.params,
+                      **{key: relative[key] for key in DATA_PATHS if key in relative}}
     return runs
 
 
