@@ -103,6 +103,30 @@ def test_compiled_fake_quantizers_match_nncf_extension_bit_for_bit(shape, per_ch
             assert torch.equal(ours[kept], theirs[kept])
 
 
+@pytest.mark.parametrize("rows_used", [[], [7], list(range(0, 300, 3)), list(range(300))])
+def test_embedding_quantizer_backward_skips_rows_without_gradient_bit_for_bit(rows_used):
+    """An embedding table's gradient is zero but for the batch's tokens: the compiled backward
+    works on those rows only and still gives what NNCF's extension gives for the whole table."""
+    generator = torch.Generator().manual_seed(len(rows_used))
+    table = torch.randn(300, 64, generator=generator) * 3
+    grad = torch.zeros_like(table)
+    grad[rows_used] = torch.randn(len(rows_used), 64, generator=generator)
+    low = -torch.rand(300, 1, generator=generator) * 4 - 0.1
+    width = torch.rand(300, 1, generator=generator) * 7 + 0.3
+    nncf_cpu, compiled = nncf_extension(), CompiledFunctions()
+    skipped = compiled.rows_with_gradient(grad, low, width)
+    assert (skipped is None if len(rows_used) == 300 else skipped.tolist() == rows_used)
+    for levels, level_low, level_high, asymmetric in [(256, 0, 255, True),
+                                                       (256, -128, 127, False)]:
+        ours = compiled.Quantize_backward(grad, table, low, width, levels, level_low,
+                                          level_high, asymmetric)
+        theirs = nncf_cpu.Quantize_backward(grad, table, low, width, levels, level_low,
+                                            level_high, asymmetric)
+        for kept in ([0, 1, 2] if asymmetric else [0, 2]):
+            assert ours[kept].shape == theirs[kept].shape
+            assert torch.equal(ours[kept], theirs[kept])
+
+
 def test_compiled_quantizers_build_on_the_first_cpu_call_else_nncf_extension_runs(monkeypatch):
     def cannot_build(function, **options):  # what a machine without a C++ compiler gives
         def fail(*args, **kwargs):
