@@ -40,7 +40,8 @@ def main():
     model_source(params["model"]["name"])  # refuse an unknown model before fetching any data
 
     task, raw = load_raw_splits(named_task(params), params)
-    splits = prepare(raw, task, data_params["max_train_samples"], data_params["max_eval_samples"])
+    splits = prepare(raw, task, data_params["max_train_samples"], data_params["max_eval_samples"],
+                     data_params["holdout_rows"])
     # Both folders land together, or neither does.
     with atomic_dir(DATA_DIR) as data_scratch, atomic_dir(BASE_MODEL_DIR) as model_scratch:
         write_prepared(splits, task, data_params["source"], data_scratch)

@@ -6,10 +6,11 @@ samples as ptq_static, scored on the selection rows with the task's own metric (
 from all its context windows), and the layers whose quantization moves the outputs most are put
 back in FP32 one at a time until `main` drops by at most report.max_drop (report.drop_kind).
 The selection rows are the first evaluation split (`select_on: validation`, as Intel Neural
-Compressor tunes), or the last `select_rows` training rows (`select_on: train`), so that the
-validation score the evaluate stage reports is not the one the layers were picked on. The
-held-out test split is never used. Output: models/int8/ptq_accuracy/ (model.onnx, method.json
-naming the layers kept in FP32).
+Compressor tunes), the training rows the download stage set aside (`select_on: holdout`, with
+`data.holdout_rows`: no model was trained on them), or the last `select_rows` training rows
+(`select_on: train`), so that the validation score the evaluate stage reports is not the one
+the layers were picked on. The held-out test split is never used. Output:
+models/int8/ptq_accuracy/ (model.onnx, method.json naming the layers kept in FP32).
 """
 import tempfile
 import time
@@ -23,7 +24,7 @@ from stages.lib.config.params import load_params
 from stages.lib.core.files import atomic_dir
 from stages.lib.core.paths import DATA_DIR, FP32_DIR, method_dir
 from stages.lib.core.runner import run_stage
-from stages.lib.data.prepared import check_prepared_task, load_task, read_split
+from stages.lib.data.prepared import HOLDOUT, check_prepared_task, load_task, read_split
 from stages.lib.inference.onnx_export import export, trace_example
 from stages.lib.modeling.features import eval_split, input_settings, train_items
 from stages.lib.modeling.inputs import make_loader
@@ -47,6 +48,8 @@ def selection_rows(task, section: dict) -> pd.DataFrame:
     """The rows the layers are ranked and the drop is checked on."""
     if section["select_on"] == "validation":
         return read_split(DATA_DIR, task.eval_splits[0])
+    if section["select_on"] == "holdout":
+        return read_split(DATA_DIR, HOLDOUT)
     return read_split(DATA_DIR, "train").tail(section["select_rows"]).reset_index(drop=True)
 
 

@@ -57,6 +57,26 @@ def test_max_samples_take_a_fixed_sample():
     pd.testing.assert_frame_equal(first["train"], again["train"])
 
 
+@needs_glue
+def test_holdout_rows_are_set_aside_from_training_before_the_sample():
+    """data.holdout_rows: a fixed set of training rows that no model trains on, cut before
+    max_train_samples, and the same for every seed."""
+    task = get_task("cola")
+    raw = load_local(task, str(GLUE_DIR))
+    whole = prepare(raw, task, None, None, holdout_rows=500)
+    assert list(whole) == ["train", "validation", "holdout"]
+    assert (len(whole["holdout"]), len(whole["train"])) == (500, 8551 - 500)
+    both = pd.concat([whole["train"], whole["holdout"]])["text_a"]
+    assert sorted(both) == sorted(raw["train"]["text_a"])  # every row in exactly one of them
+    sampled = prepare(raw, task, 1000, None, holdout_rows=500)
+    pd.testing.assert_frame_equal(sampled["holdout"], whole["holdout"])
+    assert len(sampled["train"]) == 1000
+    assert set(sampled["train"]["text_a"]) <= set(whole["train"]["text_a"])
+    assert "holdout" not in prepare(raw, task, None, None)
+    with pytest.raises(PipelineError, match="`data.holdout_rows` 9000 leaves no training rows"):
+        prepare(raw, task, None, None, holdout_rows=9000)
+
+
 # ------------------------------------------------------------- layouts not in ../shared
 def test_original_headerless_cola_layout(tmp_path):
     write_tsv(tmp_path / "CoLA" / "train.tsv", [["gj04", 1, "", "The sailors rode."],

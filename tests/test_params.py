@@ -111,7 +111,11 @@ def test_squad_from_local_files_needs_no_data_dir(tmp_path):
     ("ptq_accuracy.max_iterations", 0, "`ptq_accuracy.max_iterations` must be a positive "
                                        "number or null"),
     ("ptq_accuracy.select_on", "test", "`ptq_accuracy.select_on` must be one of validation, "
-                                       "train; got 'test'"),
+                                       "holdout, train; got 'test'"),
+    ("ptq_accuracy.select_on", "holdout", "`ptq_accuracy.select_on: holdout` picks layers on the "
+                                          "training rows `data.holdout_rows` sets aside, and it "
+                                          "is not set: add `-S data.holdout_rows=1000`"),
+    ("data.holdout_rows", 0, "`data.holdout_rows` must be a positive number or null"),
     ("ptq_accuracy.select_rows", 0, "`ptq_accuracy.select_rows` must be a positive number"),
     ("quantization.overflow_fix", "on", "`quantization.overflow_fix` must be true or false"),
 ])

@@ -395,7 +395,8 @@ def test_the_experiment_queue_runs_one_pipeline_per_task(workspace, tiny_model_d
 
 @needs_glue
 def test_your_own_csv_runs_through_one_dvc_exp_run(workspace, tiny_model_dir, tmp_path):
-    """A user's CSV files (SST-2 rows, labels as words) through the whole pipeline."""
+    """A user's CSV files (SST-2 rows, labels as words) through the whole pipeline, accuracy-
+    aware PTQ picking its FP32 layers on training rows that no model was trained on."""
     sst2 = SHARED_DATA / "glue" / "SST-2"
     for split, name in (("train", "train.tsv"), ("dev", "dev.tsv")):
         rows = pd.read_csv(sst2 / name, sep="\t", quoting=3).head(96)
@@ -409,7 +410,10 @@ def test_your_own_csv_runs_through_one_dvc_exp_run(workspace, tiny_model_dir, tm
     dvc(workspace, "exp", "run", "-S", "task=own", "-S", "data.source=local",
         "-S", f"data.train_file={tmp_path / 'train.csv'}",
         "-S", f"data.validation_file={tmp_path / 'dev.csv'}",
-        "-S", "own.text_columns=[review]", "-S", "own.label_column=stars")
+        "-S", "own.text_columns=[review]", "-S", "own.label_column=stars",
+        "-S", "data.holdout_rows=24", "-S", "ptq_accuracy.select_on=holdout")
+    rows = json.loads((workspace / "data" / "prepared" / "task.json").read_text())["rows"]
+    assert rows == {"train": 72, "validation": 64, "holdout": 24}  # small_params: 64 scored
     metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "main"} <= set(metrics["onnx_ptq_dynamic"])
     assert metrics["fp32"]["main"] == metrics["fp32"]["accuracy"]
@@ -417,6 +421,7 @@ def test_your_own_csv_runs_through_one_dvc_exp_run(workspace, tiny_model_dir, tm
     record = json.loads((workspace / "models" / "int8" / "ptq_accuracy" / "method.json")
                         .read_text())
     assert isinstance(record["kept_fp32"], list) and "layers kept FP32" in record["scheme"]
+    assert record["selected_on"] == "holdout (24 rows)"
     assert record["scheme"] in (workspace / "reports" / "results.md").read_text()
     assert "None published for your data." in (workspace / "reports" / "results.md").read_text()
     result = subprocess.run([sys.executable, "-m", "stages.tools.predict",

@@ -274,6 +274,20 @@ def test_held_out_article_and_v1_answerable_only():
     assert set(named["validation"]["title"]) == {"Normans"}
 
 
+@needs_squad
+def test_holdout_rows_of_question_answering_are_whole_articles():
+    """No context is both trained on and held out: data.holdout_rows takes whole articles
+    until it has at least that many questions."""
+    task = get_task("squad")
+    raw = load_local(task, None, {"train_file": str(SQUAD_FILE), "validation_articles": 1})
+    splits = prepare(raw, task, None, None, holdout_rows=50)
+    aside, kept = set(splits["holdout"]["title"]), set(splits["train"]["title"])
+    assert len(aside) == 1 and not aside & kept
+    assert len(splits["holdout"]) >= 50
+    assert len(splits["train"]) + len(splits["holdout"]) == \
+        len(prepare(raw, task, None, None)["train"])
+
+
 def write_squad(path, articles):
     import json
     path.parent.mkdir(parents=True, exist_ok=True)

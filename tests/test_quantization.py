@@ -478,11 +478,11 @@ def accuracy_controlled(fp32_path, dest, feeds, reference, max_drop, max_iterati
         max_iterations=max_iterations)
 
 
-def test_accuracy_control_selects_on_validation_or_on_the_last_training_rows(tmp_path,
-                                                                           monkeypatch):
+def test_accuracy_control_selects_on_validation_held_out_or_last_training_rows(tmp_path,
+                                                                            monkeypatch):
     prepared = tmp_path / "data" / "prepared"
     prepared.mkdir(parents=True)
-    for split, count in (("train", 6), ("validation", 3)):
+    for split, count in (("train", 6), ("validation", 3), ("holdout", 2)):
         pd.DataFrame({"sentence": [f"{split} {i}" for i in range(count)], "label": 0}) \
             .to_json(prepared / f"{split}.jsonl", orient="records", lines=True)
     monkeypatch.chdir(tmp_path)
@@ -492,6 +492,8 @@ def test_accuracy_control_selects_on_validation_or_on_the_last_training_rows(tmp
     assert held_out.index.tolist() == [0, 1]  # rows are found by position when scored
     assert selection_rows(task, {"select_on": "validation", "select_rows": 2})["sentence"] \
         .tolist() == ["validation 0", "validation 1", "validation 2"]
+    assert selection_rows(task, {"select_on": "holdout", "select_rows": 2})["sentence"] \
+        .tolist() == ["holdout 0", "holdout 1"]
 
 
 @needs_glue

@@ -27,6 +27,7 @@ def choice(params, dotted, allowed):
     if value not in allowed:
         names = ("null" if choice is None else str(choice) for choice in allowed)
         raise PipelineError(f"`{dotted}` must be one of {', '.join(names)}; got {value!r}")
+    return value
 
 
 def boolean(params, dotted):

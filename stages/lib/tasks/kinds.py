@@ -61,6 +61,7 @@ class Classification:
     hub_pipeline = "text-classification"     # the Hugging Face hub's task name (model cards)
     outputs_are_distributions = True  # logits that a softmax turns into probabilities
     fp32_head_by_default = False      # quantization.fp32_head: auto; an argmax survives INT8
+    holdout_group = None              # data.holdout_rows sets aside single rows
 
     def num_labels(self, task) -> int:
         return len(task.label_names)
@@ -202,6 +203,7 @@ class ExtractiveQA(Classification):
     output_names = ("start_logits", "end_logits")
     length_setting = "qa.max_seq_length"
     hub_pipeline = "question-answering"
+    holdout_group = "title"  # whole articles: no context both trained on and held out
 
     def num_labels(self, task) -> int:
         return 2  # start and end
