@@ -2,7 +2,9 @@
 
 NNCF INT8 models (qat, ptq_static) leave as standard QuantizeLinear/DequantizeLinear pairs
 (NNCF strip, NATIVE format) that ONNX Runtime runs with integer kernels, their weights stored
-as INT8; ptq_dynamic is ONNX already. Each ONNX model is scored on the same split as its
+as INT8; ptq_dynamic and ptq_accuracy are ONNX already. In every INT8 file an INT8 embedding
+table is looked up row by row before it is dequantized (the same numbers, without
+dequantizing the whole table on every run). Each ONNX model is scored on the same split as its
 PyTorch twin; a headline difference above `export.parity_tolerance` fails the stage.
 Outputs: models/onnx/{fp32,<method>}.onnx and reports/eval/onnx.json.
 """
@@ -23,6 +25,7 @@ from stages.lib.inference.onnx_export import (
     check_seven_bit_weights,
     export,
     export_fp32,
+    look_up_int8_rows,
     store_weights_as_int8,
     trace_example,
 )
@@ -71,6 +74,7 @@ def write_onnx(name: str, task, example: dict, path: Path, export_params: dict) 
         print(f"fp32: fused {fused}" if fused else "fp32: not fused")
     elif not get_method(name).has_torch_model:  # made as ONNX already
         shutil.copy2(method_dir(name) / ONNX_MODEL, path)
+        look_up_int8_rows(path)
     else:
         model = strip_for_export(load_quantized(method_dir(name), task), example)
         export(model, example, path, opset, task.output_names)

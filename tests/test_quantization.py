@@ -14,6 +14,7 @@ from stages.lib.core.errors import PipelineError
 from stages.lib.data.sources import load_local, prepare
 from stages.lib.inference.onnx_export import (
     check_seven_bit_weights,
+    dequantize_looked_up_rows,
     export,
     multiplied_int8_weights,
     store_weights_as_int8,
@@ -211,6 +212,40 @@ def test_int8_weights_are_stored_as_int8_with_identical_outputs(quantized, tmp_p
     np.testing.assert_array_equal(before, after)
     assert len(int8_matrices(path)) >= 12  # 6 linear layers x 2 blocks at least
     assert path.stat().st_size < 0.75 * size_before
+    # the embedding tables are looked up as INT8 rows, not dequantized whole on every run
+    graph = onnx.load(str(path)).graph
+    made_by = {out: node.op_type for node in graph.node for out in node.output}
+    lookups = [node for node in graph.node if node.op_type == "Gather"
+               and "embeddings" in node.input[0]]
+    assert lookups and all(made_by.get(node.input[0]) != "DequantizeLinear" for node in lookups)
+    tables = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
+    assert any(node.input[0] in tables for node in lookups)
+
+
+@pytest.mark.parametrize("scale, zero_point", [
+    (np.array([0.5, 0.25, 2.0, 0.1], np.float32), np.array([0, 3, -2, 0], np.int8)),
+    (np.array([0.5, 0.25, 2.0, 0.1], np.float32), np.zeros(4, np.int8)),
+    (np.array(0.3, np.float32), np.array(-1, np.int8))])
+def test_a_dequantized_table_is_looked_up_row_by_row_with_the_same_numbers(tmp_path, scale,
+                                                                          zero_point):
+    from onnx import TensorProto, helper, numpy_helper
+    table = np.random.default_rng(0).integers(-128, 128, (4, 3)).astype(np.int8)
+    graph = helper.make_graph(
+        [helper.make_node("DequantizeLinear", ["table", "scale", "zp"], ["floats"], axis=0),
+         helper.make_node("Gather", ["floats", "ids"], ["rows"], axis=0)], "lookup",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["b", "s"])],
+        [helper.make_tensor_value_info("rows", TensorProto.FLOAT, ["b", "s", 3])],
+        [numpy_helper.from_array(v, n) for n, v in
+         (("table", table), ("scale", scale), ("zp", zero_point))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    ids = {"ids": np.array([[3, 0, 1], [2, 2, 3]], np.int64)}
+    before = onnxruntime.InferenceSession(model.SerializeToString()).run(None, ids)[0]
+    assert dequantize_looked_up_rows(model.graph) == 1
+    onnx.checker.check_model(model)
+    after = onnxruntime.InferenceSession(model.SerializeToString()).run(None, ids)[0]
+    np.testing.assert_array_equal(before, after)
+    assert [n.op_type for n in model.graph.node][0] == "Gather"
+    assert model.graph.node[0].input[0] == "table"  # the INT8 rows, then their scale
 
 
 @needs_glue

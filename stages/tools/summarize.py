@@ -112,8 +112,9 @@ def to_markdown(table: pd.DataFrame, long: pd.DataFrame, published: pd.DataFrame
              "- drop = FP32 (PyTorch) - INT8 (ONNX Runtime), in points; positive = INT8 lost",
              *([f"- {PICKED_ON_SCORED_SPLIT} chose among models (accuracy-aware PTQ: which "
                 "layers stay FP32) on the validation split it is scored on, so its score is "
-                "optimistic and not ranked as best INT8; `-S ptq_accuracy.select_on=train` "
-                "holds that split out"] if not long["ranked"].all() else []),
+                "optimistic and not ranked as best INT8; `-S data.holdout_rows=1000 -S "
+                "ptq_accuracy.select_on=holdout` chooses on training rows no model learns"]
+               if not long["ranked"].all() else []),
              ""]
     if not published.empty:
         parts += ["## Relative drop (% of FP32): ours beside the published ones",
