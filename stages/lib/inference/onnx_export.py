@@ -85,7 +85,7 @@ def store_weights_as_int8(path: Path) -> None:
             kept.append(node)
             continue
         weight, scale, zero_point = (numpy_helper.to_array(i) for i in inputs)
-        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        axis = _axis(node, default=1)
         shape = [1] * weight.ndim
         if scale.ndim:
             shape[axis] = -1
@@ -196,13 +196,16 @@ def _dequantized_table(node, initializers: dict, readers: list) -> bool:
             or any(name not in initializers for name in node.input):
         return False
     table, scale = initializers[node.input[0]], initializers[node.input[1]]
-    axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
-    per_row = len(scale.dims) == 1 and axis in (0, -2)
+    per_row = len(scale.dims) == 1 and _axis(node, default=1) in (0, -2)
     return (len(table.dims) == 2 and scale.data_type == onnx.TensorProto.FLOAT
             and (not scale.dims or per_row)
             and all(r.op_type == "Gather" and r.input[0] == node.output[0]
-                    and next((a.i for a in r.attribute if a.name == "axis"), 0) == 0
-                    for r in readers))
+                    and _axis(r, default=0) == 0 for r in readers))
+
+
+def _axis(node, default: int) -> int:
+    """A node's `axis` attribute, or the default its operator's schema gives it."""
+    return next((a.i for a in node.attribute if a.name == "axis"), default)
 
 
 def _drop_unused(nodes: list, graph_outputs: set) -> list:
