@@ -99,11 +99,12 @@ def profile(rows: list, rebuild: dict, batches: dict, seq: int, threads: int) ->
 def time_engine(engine, batches: dict, bench: dict) -> list:
     rows = []
     for (batch, seq), inputs in batches.items():
-        timing = time_call(lambda: engine.infer(inputs), bench["warmup"], bench["repeats"])
+        timing = time_call(lambda: engine.infer(inputs), bench["warmup"], bench["repeats"],
+                           bench["min_seconds"] or 0.0)
         rows.append({"model": engine.model, "runtime": engine.runtime,
                      "precision": engine.precision, "threads": engine.threads, "batch": batch,
                      "seq": seq, "median_ms": timing["latency_ms"],
-                     "p90_ms": timing["latency_p90_ms"],
+                     "p90_ms": timing["latency_p90_ms"], "runs": timing["runs"],
                      "items_per_s": round(1000.0 * batch / timing["latency_ms"], 1)})
         tqdm.write(f"{engine.name} {engine.threads}t b{batch} s{seq}: {rows[-1]['median_ms']} ms")
     return rows

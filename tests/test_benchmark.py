@@ -1,4 +1,6 @@
 """The benchmark's engines agree with each other, and its targets are computed as stated."""
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from stages.lib.inference.engines import onnxruntime_engine, openvino_engine, py
 from stages.lib.inference.machine import cpu_description
 from stages.lib.inference.onnx_export import export
 from stages.lib.inference.profiling import onnxruntime_ops, openvino_ops
+from stages.lib.inference.timing import time_call
 from stages.lib.modeling.models import load_task_model
 from stages.lib.reporting.benchmark_report import fastest, grid_table, shapes, speed_targets
 from stages.lib.tasks.registry import get_task
@@ -56,6 +59,20 @@ def test_profiles_name_operators_and_add_up(exported):
         assert len(ops) > 0 and (ops["ms_per_run"] >= 0).all()
         assert ops["share_%"].sum() == pytest.approx(100.0, abs=1.0)
     assert "MatMul" in set(onnxruntime_ops(path, batch, threads=1, runs=1, top=100)["op"])
+
+
+def test_a_timing_runs_its_repeats_and_more_until_it_took_min_seconds():
+    calls = []
+
+    def sleep_a_millisecond():
+        calls.append(1)
+        time.sleep(0.001)
+
+    assert time_call(sleep_a_millisecond, warmup=2, repeats=3)["runs"] == 3
+    assert len(calls) == 5
+    timing = time_call(sleep_a_millisecond, warmup=0, repeats=3, min_seconds=0.05)
+    assert 25 <= timing["runs"] <= 51  # each call lasts at least 1 ms
+    assert 1.0 <= timing["latency_ms"] <= timing["latency_p90_ms"]
 
 
 def test_cpu_description_names_the_cpu_and_its_cores():

@@ -143,6 +143,7 @@ def test_any_subset_of_methods_in_any_order_is_valid():
     ("benchmark.threads", [2.5], "`benchmark.threads` must be a non-empty list"),
     ("benchmark.warmup", -1, "`benchmark.warmup` must be an integer >= 0"),
     ("benchmark.repeats", 0, "`benchmark.repeats` must be a positive number"),
+    ("benchmark.min_seconds", -1, "`benchmark.min_seconds` must be a positive number or null"),
     ("benchmark.profile", "no", "`benchmark.profile` must be true or false"),
 ])
 def test_bad_benchmark_settings_are_refused(dotted, value, message):

@@ -58,7 +58,7 @@ SCHEMA = {
     "export": {"opset": None, "parity_tolerance": None, "fuse": None},
     "report": dict.fromkeys(("max_drop", "drop_kind", "fail_on_drop")),
     "benchmark": dict.fromkeys(("runtimes", "openvino_precisions", "batch_sizes", "seq_lengths",
-                                "threads", "warmup", "repeats", "profile")),
+                                "threads", "warmup", "repeats", "min_seconds", "profile")),
     "latency": dict.fromkeys(("batch_size", "seq_length", "threads", "warmup", "repeats")),
 }
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
@@ -233,6 +233,7 @@ def _validate_benchmark(params: dict) -> None:
         raise PipelineError("`benchmark.batch_sizes` must be positive integers, got "
                             f"{params['benchmark']['batch_sizes']!r}")
     positive(params, "benchmark.repeats", int)
+    positive(params, "benchmark.min_seconds", allow_none=True)
     warmup = require(params, "benchmark.warmup")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise PipelineError(f"`benchmark.warmup` must be an integer >= 0, got {warmup!r}")

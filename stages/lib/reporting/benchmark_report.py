@@ -43,8 +43,8 @@ def markdown(task, machine: dict, table: pd.DataFrame, targets: list, profiles: 
              f"{', '.join(machine['isa']) or 'none of the INT8/BF16 extensions'}",
              "- " + ", ".join(f"{k} {v}" for k, v in machine.items()
                               if k not in ("cpu", "cores", "isa")),
-             f"- median ms of {settings['repeats']} runs after {settings['warmup']} warm-up "
-             "runs; columns are `<threads>t b<batch> s<sequence length>`; p90 in timings.json",
+             f"- median ms of {runs_text(settings)} after {settings['warmup']} warm-up runs; "
+             "columns are `<threads>t b<batch> s<sequence length>`; p90 and runs in timings.csv",
              f"- main = `{task.main_metric}` on the validation split, scored through the "
              "same runtime call that is timed; size = the ONNX file the runtime reads", "",
              blank_missing(table).to_markdown(index=False, floatfmt=".2f", missingval="-"), "",
@@ -54,6 +54,12 @@ def markdown(task, machine: dict, table: pd.DataFrame, targets: list, profiles: 
     for name, ops in profiles.items():
         lines += ["", f"## Where the time goes: {name}", "", ops.to_markdown(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def runs_text(settings: dict) -> str:
+    least = settings.get("min_seconds")
+    return (f"{settings['repeats']} runs" if not least else
+            f"at least {settings['repeats']} runs and {least} s")
 
 
 def fastest(rows: list, batch: int, seq: int, threads: int, int8: bool) -> dict | None:
