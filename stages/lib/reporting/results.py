@@ -5,7 +5,7 @@ import pandas as pd
 from ..quantization.methods import FP32, is_onnx, model_of
 from ..tasks.metrics import drop, relative_drop
 
-TIMING_KEYS = ("latency_ms", "latency_p90_ms", "threads", "device")
+TIMING_KEYS = ("latency_ms", "latency_p90_ms", "runs", "threads", "device")
 
 
 def split_timings(evaluations: dict) -> tuple:
