@@ -59,7 +59,7 @@ def small_params(tiny_model: Path, **overrides) -> dict:
     params["quantization"]["subset_size"] = 16
     params["latency"].update(repeats=3, warmup=1)
     params["benchmark"].update(batch_sizes=[1, 4], seq_lengths=[None], threads=[None], warmup=1,
-                               repeats=2)
+                               repeats=2, min_seconds=None)
     params["export"]["parity_tolerance"] = 5.0  # 64 examples: one flipped prediction is 1.6 points
     return set_dotted(params, overrides)
 

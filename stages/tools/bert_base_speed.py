@@ -39,6 +39,7 @@ from stages.lib.modeling.inputs import latency_batch
 from stages.lib.quantization.nncf_backend import quantize, strip_for_export
 from stages.lib.quantization.ort_backend import quantize_dynamic
 from stages.lib.quantization.scheme import Scheme
+from stages.lib.reporting.benchmark_report import runs_text
 
 OUT = PROFILES_DIR / "bert_base_speed.md"
 SPEED_REFERENCES = Path("data/speed_references.csv")
@@ -123,7 +124,7 @@ def main(argv=None):
     lines = [f"# INT8 speed at BERT-base size ({args.layers} layers, hidden 768, random "
              "weights)", "",
              f"- CPU: {cpu['cpu']}, {cpu['cores']} cores; ISA: {', '.join(cpu['isa']) or '-'}; "
-             f"{threads} threads; median ms of {params['benchmark']['repeats']} runs",
+             f"{threads} threads; median ms of {runs_text(params['benchmark'])}",
              f"- static PTQ calibrated on {args.calibration} sentences of {task.name}", "",
              rows.to_markdown(index=False, floatfmt=".2f"), "",
              *[f"- not run: {reason}" for reason in not_run], "",

@@ -50,14 +50,15 @@ def engines(folders: dict, threads: int) -> tuple:
     return built, not_run
 
 
-def timed_rounds(built: dict, batches: dict, rounds: int, warmup: int, repeats: int) -> dict:
+def timed_rounds(built: dict, batches: dict, rounds: int, bench: dict) -> dict:
     """{(model, runtime, label, shape): [one median per round]}, labels alternating."""
     times = {}
     for _ in range(rounds):
         for (model, runtime), by_label in built.items():
             for label, engine in by_label.items():
                 for shape, batch in batches.items():
-                    ms = time_call(lambda: engine.infer(batch), warmup, repeats)["latency_ms"]
+                    ms = time_call(lambda: engine.infer(batch), bench["warmup"], bench["repeats"],
+                                   bench["min_seconds"] or 0.0)["latency_ms"]
                     times.setdefault((model, runtime, label, shape), []).append(ms)
     return times
 
@@ -96,9 +97,7 @@ def main():
     batches = {shape: latency_batch(tokenizer, frame, *shape) for shape in shapes}
     folders = {"before": args.before, "after": args.after}
     built, not_run = engines(folders, thread_count(None))
-    bench = params["benchmark"]
-    result = table(timed_rounds(built, batches, args.rounds, bench["warmup"], bench["repeats"]),
-                   folders, shapes)
+    result = table(timed_rounds(built, batches, args.rounds, params["benchmark"]), folders, shapes)
     fused = {f"{model} ({label})": fused_ops(onnx.load(str(Path(folder) / f"{model}.onnx"),
                                                         load_external_data=False))
              for (model, runtime), by_label in built.items() if runtime == "onnxruntime"
