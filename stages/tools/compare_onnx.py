@@ -20,13 +20,14 @@ import onnx
 import pandas as pd
 from transformers import AutoTokenizer
 
+from stages.benchmark import time_engine
 from stages.lib.config.params import load_params
 from stages.lib.core.files import write_text
 from stages.lib.core.paths import DATA_DIR, FP32_DIR
 from stages.lib.data.prepared import check_prepared_task, load_task, read_split
 from stages.lib.inference.engines import onnxruntime_engine, openvino_engine
 from stages.lib.inference.fusion import fused_ops, openvino_cannot_read
-from stages.lib.inference.timing import thread_count, time_call
+from stages.lib.inference.timing import thread_count
 from stages.lib.modeling.inputs import latency_batch
 
 
@@ -56,10 +57,9 @@ def timed_rounds(built: dict, batches: dict, rounds: int, bench: dict) -> dict:
     for _ in range(rounds):
         for (model, runtime), by_label in built.items():
             for label, engine in by_label.items():
-                for shape, batch in batches.items():
-                    ms = time_call(lambda: engine.infer(batch), bench["warmup"], bench["repeats"],
-                                   bench["min_seconds"] or 0.0)["latency_ms"]
-                    times.setdefault((model, runtime, label, shape), []).append(ms)
+                for row in time_engine(engine, batches, bench):
+                    shape = (row["batch"], row["seq"])
+                    times.setdefault((model, runtime, label, shape), []).append(row["median_ms"])
     return times
 
 
